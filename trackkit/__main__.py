@@ -1,0 +1,5 @@
+import sys
+
+from trackkit.cli import main
+
+sys.exit(main())
