@@ -1,0 +1,35 @@
+# One command sets up and tests (`make test`); one sets up and runs the main job (`make main`).
+# Each creates .venv when missing and reinstalls only when pyproject.toml or constraints.txt change.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.trackkit-installed
+# Some machines point pip at a local torch "+cpu" wheel (find-links); pip prefers it over the
+# PyPI build because 2.13.0+cpu sorts above 2.13.0, and torchvision 0.28.0 does not import on it.
+# Ignore machine-wide pip config so every install resolves the same pinned set from the index.
+PIP    := env -u PIP_FIND_LINKS -u PIP_EXTRA_INDEX_URL -u PIP_INDEX_URL PIP_CONFIG_FILE=/dev/null $(BIN)/python -m pip
+JOBS   ?= 2
+TEST_ARGS ?=
+
+.PHONY: setup test main smoke bench clean
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -c constraints.txt -e '.[test]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile -q $(TEST_ARGS) tests
+
+main: $(STAMP)
+	$(BIN)/trackkit baselines
+
+bench: $(STAMP)
+	for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b --quick || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info
