@@ -1,0 +1,63 @@
+"""``trackkit eval``: score one tracker's result folder under a benchmark protocol."""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+HELP = "score a result folder under a benchmark protocol"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    from trackkit.eval.protocols import PROTOCOLS
+
+    p.add_argument("--dataset", required=True, type=Path,
+                   help="a split folder (holding list.txt) or a dataset root")
+    p.add_argument("--results", required=True, type=Path,
+                   help="one tracker's result folder (got10k or pytracking layout, autodetected)")
+    p.add_argument("--protocol", default="got10k", choices=list(PROTOCOLS), help="scoring rules (default got10k)")
+    p.add_argument("--layout", choices=["got10k", "pytracking"], default=None, help="result layout (default: detect)")
+    p.add_argument("--per-sequence", action="store_true", help="also print the per-sequence table")
+    p.add_argument("--bootstrap", type=int, default=0, metavar="N",
+                   help="add N-replicate bootstrap 95%% intervals over sequences (and runs)")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+
+def _load_dataset(path: Path):
+    from trackkit.data.readers import load_dataset  # written by the data engineer
+
+    return load_dataset(path)
+
+
+def run(args) -> int:
+    from trackkit.eval.api import evaluate
+    from trackkit.eval.protocols import get_protocol
+    from trackkit.eval.results import read_results
+
+    proto = get_protocol(args.protocol)
+    dataset = _load_dataset(args.dataset)
+    results = read_results(args.results, layout=args.layout, allow_nan=proto.allow_nan_results)
+    res = evaluate(dataset, results, proto)
+    summary = {k: (None if v is None or (isinstance(v, float) and math.isnan(v)) else v)
+               for k, v in res.summary.items()}
+    if args.json:
+        out = {"protocol": res.protocol, "sequences": len(res.per_sequence), **summary}
+        if args.bootstrap:
+            ci = res.bootstrap(args.bootstrap, seed=args.seed)
+            out["ci95"] = {m: [row.lo, row.hi] for m, row in ci.iterrows()}
+        print(json.dumps(out, indent=2))
+        return 0
+    import pandas as pd
+
+    with pd.option_context("display.max_rows", None, "display.width", 160, "display.float_format", "{:.4f}".format):
+        if args.per_sequence:
+            print(res.per_sequence.to_string())
+            print()
+        print(f"protocol {res.protocol}: {len(res.per_sequence)} sequences, results {args.results}")
+        print(pd.Series(summary, dtype=object).to_string())
+        if args.bootstrap:
+            print()
+            print(res.bootstrap(args.bootstrap, seed=args.seed).to_string())
+    return 0
