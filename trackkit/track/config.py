@@ -18,6 +18,9 @@ class TrackConfig:
     search_factor: float = 4.0
     hanning: bool = True
     clip_margin: int = 10
+    # OSTrack's sample_target pads one pixel too many at the right/bottom, so the image's last
+    # column and row never enter a crop (see trackkit.track.crop). False = textbook crop.
+    border_quirk: bool = True
     # ImageNet statistics: frames are divided by 255 then normalised.
     mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
     std: tuple[float, float, float] = (0.229, 0.224, 0.225)

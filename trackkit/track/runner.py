@@ -1,0 +1,150 @@
+"""Run a tracker over a dataset and write result files the toolkits read.
+
+Layouts (one folder per tracker under ``out``):
+
+- ``got10k``: ``<out>/<tracker>/<seq>/<seq>_001.txt`` (x,y,w,h per frame, ``%.3f``, comma
+  separated, frame 0 included) and ``<seq>_time.txt`` (seconds per frame).
+- ``pytracking``: ``<out>/<tracker>/<seq>.txt`` (tab separated, boxes cast to int as
+  pytracking does) and ``<seq>_time.txt``.
+
+The formats are :mod:`trackkit.eval.results`' writers (one place for them); every file is
+written atomically, and a rerun skips sequences whose files are complete (resume). Frame times are per-frame wall times of the
+tracker's work (frame decoding excluded, as pytracking and the got10k toolkit time it); the
+summary's end-to-end fps is frames / total wall time including decoding and writing.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from trackkit.errors import ConfigError
+
+LAYOUTS = ("got10k", "pytracking")
+
+
+def result_paths(out: str | Path, tracker: str, seq: str, layout: str = "got10k") -> tuple[Path, Path]:
+    """(box file, time file) of one sequence."""
+    root = Path(out) / tracker
+    if layout == "got10k":
+        return root / seq / f"{seq}_001.txt", root / seq / f"{seq}_time.txt"
+    if layout == "pytracking":
+        return root / f"{seq}.txt", root / f"{seq}_time.txt"
+    raise ConfigError(f"unknown result layout {layout!r}; choose from {', '.join(LAYOUTS)}")
+
+
+def write_result(out: str | Path, tracker: str, seq: str, boxes: np.ndarray, times: np.ndarray,
+                 layout: str = "got10k") -> Path:
+    """Write one sequence's boxes and times with the eval package's writers (atomic files)."""
+    from trackkit.eval.results import SequenceResult, write_got10k_results, write_pytracking_results
+
+    box_path, _ = result_paths(out, tracker, seq, layout)
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    if not np.isfinite(boxes).all():
+        bad = int(np.flatnonzero(~np.isfinite(boxes).all(1))[0])
+        raise ValueError(f"{seq}: non-finite predicted box at frame {bad}")
+    res = {seq: SequenceResult(seq, [boxes], np.asarray(times, dtype=np.float64).reshape(-1, 1))}
+    if layout == "got10k":
+        write_got10k_results(Path(out) / tracker, res)
+    else:
+        write_pytracking_results(Path(out) / tracker, res)
+    return box_path
+
+
+def is_finished(out: str | Path, tracker: str, seq, layout: str = "got10k") -> bool:
+    """A sequence is finished when both files exist and the box file has one line per frame
+    (files are written atomically, so a crash leaves a sequence absent, never half written)."""
+    box_path, time_path = result_paths(out, tracker, seq.name, layout)
+    if not (box_path.is_file() and time_path.is_file()):
+        return False
+    with open(box_path) as fh:
+        return sum(1 for line in fh if line.strip()) == len(seq)
+
+
+@dataclass
+class RunSummary:
+    tracker: str
+    folder: Path
+    sequences: int  # tracked in this run
+    skipped: int  # already finished (resume)
+    frames: int
+    seconds: float  # wall time of the whole run
+    tracker_seconds: float  # sum of the per-frame times
+
+    @property
+    def fps(self) -> float:
+        """End-to-end frames per second (frames / total wall time)."""
+        return self.frames / self.seconds if self.seconds > 0 else float("nan")
+
+    @property
+    def tracker_fps(self) -> float:
+        return self.frames / self.tracker_seconds if self.tracker_seconds > 0 else float("nan")
+
+
+def track_sequence(tracker, seq) -> tuple[np.ndarray, np.ndarray]:
+    """One sequence, one frame at a time through the :class:`Tracker` protocol."""
+    n = len(seq)
+    boxes = np.zeros((n, 4))
+    times = np.zeros(n)
+    frame = seq.frames[0]
+    t0 = time.perf_counter()
+    tracker.initialize(frame, seq.boxes[0], sequence=seq)
+    times[0] = time.perf_counter() - t0
+    boxes[0] = seq.boxes[0]
+    for i in range(1, n):
+        frame = seq.frames[i]
+        t0 = time.perf_counter()
+        boxes[i] = tracker.track(frame)
+        times[i] = time.perf_counter() - t0
+    return boxes, times
+
+
+def run_tracker(tracker, dataset, out: str | Path, *, name: str | None = None, layout: str = "got10k",
+                batch_size: int = 1, resume: bool = True, progress: bool = True) -> RunSummary:
+    """Track every sequence of ``dataset`` and write its result files under ``out/<name>``.
+
+    Args:
+        tracker: a :class:`~trackkit.track.tracker.Tracker`; with ``batch_size > 1`` it must be
+            a :class:`~trackkit.track.tracker.OneStreamTracker` (many sequences per forward).
+        dataset: iterable of :class:`~trackkit.data.sequence.Sequence`.
+        out: results root; files go to ``out/<name>/...`` in ``layout``.
+        name: result folder name (default ``tracker.name``).
+        resume: skip sequences whose result files are complete.
+        progress: tqdm bar over frames.
+
+    Deterministic trackers run once: got10k files are ``<seq>_001.txt``.
+    """
+    from tqdm.auto import tqdm
+
+    result_paths(out, "x", "x", layout)  # validates the layout early
+    name = name or getattr(tracker, "name", None) or type(tracker).__name__
+    todo, skipped = [], 0
+    for seq in dataset:
+        if resume and is_finished(out, name, seq, layout):
+            skipped += 1
+        else:
+            todo.append(seq)
+    frames = sum(len(s) for s in todo)
+    bar = tqdm(total=frames, desc=name, unit="frame", disable=not progress, leave=False)
+    t_start = time.perf_counter()
+    spent = 0.0
+    try:
+        if batch_size > 1:
+            from trackkit.track.batched import track_batched
+
+            if not hasattr(tracker, "locate"):
+                raise ConfigError(f"tracker {name!r} cannot run batched; use batch_size=1")
+            for res in track_batched(tracker, todo, batch_size=batch_size, on_frames=bar.update):
+                write_result(out, name, res.name, res.boxes, res.times, layout)
+                spent += float(res.times.sum())
+        else:
+            for seq in todo:
+                boxes, times = track_sequence(tracker, seq)
+                write_result(out, name, seq.name, boxes, times, layout)
+                spent += float(times.sum())
+                bar.update(len(seq))
+    finally:
+        bar.close()
+    return RunSummary(name, Path(out) / name, len(todo), skipped, frames, time.perf_counter() - t_start, spent)
