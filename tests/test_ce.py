@@ -13,13 +13,6 @@ from trackkit.models.onestream import OneStreamViT, template_rows
 
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # small models: one thread avoids OpenMP contention on the shared 2-core machine
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 def vit(dim=32, heads=2, depth=4, t=64, s=128, ce_loc=(1, 2), ratio=0.7, rows="CTR_POINT",
         seed=0) -> OneStreamViT:

@@ -22,13 +22,6 @@ SMALL = ["model.embed_dim=64", "model.num_heads=4", "model.head_channels=32"]
 
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # small models: one thread avoids OpenMP contention on the shared 2-core machine
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 def official_state_dict(cfg, seed=0) -> dict:
     """Random weights in the official OSTrack checkpoint layout."""

@@ -14,12 +14,6 @@ from trackkit.models.heads import CenterHead, CornerHead
 from trackkit.models.simtrack import patch_box_ratio
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def inputs(p, B=2, seed=0):

@@ -11,12 +11,6 @@ from trackkit.models import build_model, get_preset
 from trackkit.profiling import count_flops, count_macs, example_inputs, profile_preset
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def zero_model(name):
