@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from trackkit.atomic import atomic_open, write_text
-from trackkit.data.sequence import ArrayFrames, Dataset, Sequence
+from trackkit.data.sequence import Dataset, Sequence
 from trackkit.eval.results import SequenceResult, ResultSet
 
 __all__ = ["synthetic_dataset", "perturbed_results", "write_got10k_split", "read_got10k_split_annotations"]
@@ -98,30 +98,43 @@ def write_got10k_split(split_dir: str | Path, dataset) -> Path:
 def read_got10k_split_annotations(split_dir: str | Path) -> Dataset:
     """Annotation-only GOT-10k split reader (no frame listing): what scoring needs, fast.
 
+    All ``groundtruth.txt`` files are parsed in one batched call, all ``cover.label`` files in
+    another (see :func:`trackkit.data.readers.common.parse_files`); a file the batch cannot
+    vouch for is read by :func:`~trackkit.eval.results.read_box_file`, which names the file
+    and line of any problem. Of ``meta_info.ini`` only ``key: value`` lines are read.
     The full reader with frames is :func:`trackkit.data.readers.load_dataset`.
     """
-    import ast
-
-    from trackkit.eval.results import read_box_file
+    from trackkit.eval.results import _read_many, read_box_file
 
     split_dir = Path(split_dir)
     names = [l.strip() for l in (split_dir / "list.txt").read_text().splitlines() if l.strip()]
+    dirs = [split_dir / n for n in names]
+    boxes = _read_many([d / "groundtruth.txt" for d in dirs], ",", 4,
+                       lambda p: read_box_file(p, 4, ",", allow_nan=False))
+    covers = [d / "cover.label" for d in dirs]
+    covers = [c if c.is_file() else None for c in covers]
+    found = [c for c in covers if c is not None]
+    parsed = dict(zip(found, _read_many(found, ",", 1, lambda p: read_box_file(p, 1, ","))))
     seqs = []
-    for name in names:
-        d = split_dir / name
-        boxes = read_box_file(d / "groundtruth.txt", 4, ",", allow_nan=False)
-        labels = {}
-        cov = d / "cover.label"
-        if cov.is_file():
-            labels["cover"] = read_box_file(cov, 1, ",")[:, 0]
-        attrs = {}
-        meta = d / "meta_info.ini"
-        if meta.is_file():
-            for line in meta.read_text().splitlines()[1:]:
-                if ": " in line:
-                    k, v = line.split(": ", 1)
-                    attrs[k.strip()] = v.strip()
-            if "resolution" in attrs:
-                attrs["resolution"] = tuple(ast.literal_eval(attrs["resolution"]))
-        seqs.append(Sequence(name, _NoFrames(len(boxes)), boxes, labels, attrs, "got10k"))
+    for name, d, gt, cov in zip(names, dirs, boxes, covers):
+        labels = {} if cov is None else {"cover": parsed[cov][:, 0]}
+        seqs.append(Sequence(name, _NoFrames(len(gt)), gt, labels, _read_meta_lines(d / "meta_info.ini"), "got10k"))
     return Dataset(seqs, name="got10k", root=split_dir.parent, split=split_dir.name)
+
+
+def _read_meta_lines(path: Path) -> dict:
+    """``key: value`` lines of a meta_info.ini (none when missing); ``resolution`` as a tuple."""
+    try:
+        text = path.read_text()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return {}
+    attrs = {}
+    for line in text.splitlines()[1:]:
+        if ": " in line:
+            k, v = line.split(": ", 1)
+            attrs[k.strip()] = v.strip()
+    if "resolution" in attrs:
+        import ast
+
+        attrs["resolution"] = tuple(ast.literal_eval(attrs["resolution"]))
+    return attrs
