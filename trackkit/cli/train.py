@@ -1,0 +1,86 @@
+"""trackkit train: train a preset on the procedural benchmark (in memory) or a dataset folder.
+
+    trackkit train --preset ostrack-cpu --out runs/ostrack-cpu
+    trackkit train --preset ostrack-cpu --set train.epochs=3 --set train.lr=5e-4 --resume
+    torchrun --standalone --nproc_per_node=2 -m trackkit train --preset ostrack-b256 --device cuda
+
+The output folder holds ``preset.json`` (the resolved preset), ``checkpoint.pth`` (latest,
+for ``--resume``), ``log.json`` (per epoch) and ``model.pth`` (final weights in the
+``trackkit.models.save_model`` format, loadable by ``trackkit track --weights``).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+HELP = "train a preset"
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--preset", required=True, help="model preset name (see `trackkit presets`)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a preset field, e.g. train.epochs=3 or model.ce_keep_ratio=0.6 (repeatable)")
+    p.add_argument("--out", default=None, help="output folder (default: runs/train/<preset>)")
+    p.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.pth")
+    p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda when available)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the weights, the pair stream and the data")
+    p.add_argument("--data", default=None,
+                   help="training dataset folder (any layout trackkit.data.readers reads); "
+                        "default: the procedural benchmark generated in memory")
+    p.add_argument("--synth-preset", default="default", help="procedural benchmark difficulty preset")
+    p.add_argument("--synth-sequences", type=int, default=300, help="procedural training sequences")
+    p.add_argument("--synth-frames", type=int, default=100, help="frames per procedural sequence")
+    p.add_argument("--no-progress", action="store_true", help="no tqdm bars")
+
+
+def training_sequences(args):
+    """The training sequences: a dataset folder, or the procedural 'train' split in memory."""
+    if args.data:
+        from trackkit.data.readers import load_dataset
+
+        return load_dataset(args.data)
+    from trackkit.data.synth import SynthDataset, get_preset
+
+    return SynthDataset(get_preset(args.synth_preset), args.synth_sequences, args.synth_frames,
+                        seed=args.seed, split="train")
+
+
+def run(args) -> int:
+    import torch
+
+    from trackkit.atomic import write_json
+    from trackkit.models import build_model, get_preset, save_model
+    from trackkit.train import ddp
+    from trackkit.train.trainer import train
+
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    preset = get_preset(args.preset, args.overrides)
+    out = Path(args.out or Path("runs") / "train" / preset.name)
+    from trackkit.errors import ConfigError
+    from trackkit.train.trainer import CHECKPOINT
+
+    if not args.resume and (out / CHECKPOINT).exists():
+        raise ConfigError(f"{out / CHECKPOINT} exists: pass --resume to continue it, or choose another --out")
+    info = ddp.init_from_env(device)
+    try:
+        torch.manual_seed(args.seed)  # the same initial weights on every rank and every run
+        model = build_model(preset)
+        m = preset.model
+        keep = m.keep_ratios[0] if m.ce_loc else None  # OSTrack schedules towards CE_KEEP_RATIO[0]
+        if info.is_main:
+            write_json(out / "preset.json", {**preset.to_dict(), "seed": args.seed,
+                                             "data": args.data or {"synth_preset": args.synth_preset,
+                                                                   "sequences": args.synth_sequences,
+                                                                   "frames": args.synth_frames}})
+        log = train(model, training_sequences(args), cfg=preset.train, track=preset.track, out_dir=out,
+                    seed=args.seed, device=device, resume=args.resume, keep_ratio=keep,
+                    progress=not args.no_progress,
+                    weights_writer=lambda path, net: save_model(path, net, preset))
+    finally:
+        if info.enabled:
+            torch.distributed.destroy_process_group()
+    if info.is_main:
+        wall = sum(r["wall_s"] for r in log)
+        last = log[-1]["loss"] if log else {}
+        print(f"trained {preset.name}: {len(log)} epochs, {wall:.0f} s in epochs, final loss "
+              + " ".join(f"{k} {v:.4f}" for k, v in last.items()) + f"\nweights: {out / 'model.pth'}")
+    return 0
