@@ -25,8 +25,9 @@ def test_failed_write_keeps_old_content_and_leaves_no_temp(tmp_path):
     assert [x.name for x in tmp_path.iterdir()] == ["f.txt"]
 
 
-def test_mode_follows_umask_like_open(tmp_path):
+def test_mode_follows_umask_like_open(tmp_path, monkeypatch):
     old = os.umask(0o022)
+    monkeypatch.setattr("trackkit.atomic._UMASK", None)
     try:
         write_json(tmp_path / "r.json", {"a": 1})
         assert stat.S_IMODE((tmp_path / "r.json").stat().st_mode) == 0o644
