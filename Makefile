@@ -25,8 +25,11 @@ $(STAMP): pyproject.toml constraints.txt
 test: $(STAMP)
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile -q $(TEST_ARGS) tests
 
+# The main job: the early-candidate-elimination study at the cpu profile (resumable: a rerun
+# skips finished runs and reuses trained weights from runs/cache), then the report in reports/.
 main: $(STAMP)
-	$(BIN)/trackkit baselines
+	$(BIN)/trackkit study run studies/ece_keep_ratio.yaml --profile cpu --workers $(JOBS); s=$$?; \
+	$(BIN)/trackkit report --profile cpu --cost-latency-max-gmacs 1 && exit $$s
 
 bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b --quick || exit 1; done

@@ -54,6 +54,14 @@ def _is_scalar(v) -> bool:
     return isinstance(v, (int, float, str)) and not isinstance(v, bool)
 
 
+def param_value(v):
+    """A parameter as a table cell: lists and mappings (e.g. ``ce_loc: [1, 2]``) become their
+    JSON text, so rows can be grouped and matched on them."""
+    import json
+
+    return json.dumps(v) if isinstance(v, (list, tuple, dict)) else v
+
+
 def runs_table(manifest: dict, studies_dir: str | Path) -> pd.DataFrame:
     rows = []
     for run in manifest["runs"]:
@@ -61,7 +69,7 @@ def runs_table(manifest: dict, studies_dir: str | Path) -> pd.DataFrame:
         row = {"study": manifest["study"], "profile": manifest["profile"], "key": run["key"],
                "status": rec.get("status", "missing"), "error": (rec.get("error") or {}).get("message"),
                "duration_s": rec.get("duration_s")}
-        row.update({PARAM + k: v for k, v in run["params"].items()})
+        row.update({PARAM + k: param_value(v) for k, v in run["params"].items()})
         row.update({METRIC + k: v for k, v in (rec.get("metrics") or {}).items() if _is_scalar(v)})
         rows.append(row)
     return pd.DataFrame(rows)

@@ -33,9 +33,11 @@ from trackkit.errors import ConfigError
 from trackkit.study import cache
 from trackkit.study.records import (DATA_DIR, NOTEBOOK_FILE, RECORD_FILE, is_finished, list_tables,
                                     manifest_path, read_metrics, read_record, run_dir)
+from trackkit.study.shared import CODE_VERSION_ENV
 from trackkit.study.spec import RECORD_PARAM, Study, load_notebook, load_study
 
 DEFAULT_OUT = Path("runs") / "studies"
+OUTPUT_LOG = "output.log"
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
@@ -121,17 +123,29 @@ def execute_run(task: RunTask) -> dict:
     if task.inject_record_dir:
         params[RECORD_PARAM] = str(data.resolve())
     t0 = time.perf_counter()
-    try:
-        pm.execute_notebook(
-            load_notebook(task.notebook), str(folder / NOTEBOOK_FILE), parameters=params,
-            kernel_name=task.kernel, cwd=str(Path(task.notebook).parent),
-            execution_timeout=task.timeout_s, progress_bar=False, log_output=False,
-            kernel_manager_class=_ipc_kernel_manager(),
-        )
-        rec["status"] = "ok"
-    except Exception as e:  # cell error, dead kernel, timeout, bad notebook: all recorded
-        rec["status"] = "failed"
-        rec["error"] = _describe_error(e)
+    # kernels inherit it: artifacts shared between runs (trackkit.study.shared) are keyed by the
+    # code version the study planned with, not by whatever the sources are when a run starts
+    saved_env = os.environ.get(CODE_VERSION_ENV)
+    if task.code_version:
+        os.environ[CODE_VERSION_ENV] = task.code_version
+    # the notebook's stdout / stderr as they come (progress bars included): the runner tails it
+    with open(folder / OUTPUT_LOG, "w", buffering=1, errors="replace") as log:
+        try:
+            pm.execute_notebook(
+                load_notebook(task.notebook), str(folder / NOTEBOOK_FILE), parameters=params,
+                kernel_name=task.kernel, cwd=str(Path(task.notebook).parent),
+                execution_timeout=task.timeout_s, progress_bar=False, log_output=False,
+                stdout_file=log, stderr_file=log, kernel_manager_class=_ipc_kernel_manager(),
+            )
+            rec["status"] = "ok"
+        except Exception as e:  # cell error, dead kernel, timeout, bad notebook: all recorded
+            rec["status"] = "failed"
+            rec["error"] = _describe_error(e)
+        finally:
+            if saved_env is None:
+                os.environ.pop(CODE_VERSION_ENV, None)
+            else:
+                os.environ[CODE_VERSION_ENV] = saved_env
     rec["duration_s"] = round(time.perf_counter() - t0, 3)
     rec["finished"] = _now()
     rec["cell_durations_s"] = _cell_durations(folder / NOTEBOOK_FILE)
@@ -139,6 +153,64 @@ def execute_run(task: RunTask) -> dict:
     rec["tables"] = list_tables(folder)
     write_json(folder / RECORD_FILE, rec)
     return rec
+
+
+class OutputTail:
+    """Show what running notebooks print while they run (a thread polling their output.log).
+
+    Finished lines (epoch summaries, messages) are printed above the bar, prefixed with the
+    run's key; the latest unfinished line (a progress bar redrawn with carriage returns) goes
+    into the bar's postfix.
+    """
+
+    def __init__(self, tasks: list[RunTask], bar, interval: float = 1.0):
+        import threading
+
+        self.bar, self.interval = bar, interval
+        self.files = {t.key: Path(t.run_dir) / OUTPUT_LOG for t in tasks}
+        # a stale log of an earlier attempt is skipped; the run truncates it when it starts
+        self.offsets = {k: (p.stat().st_size if p.exists() else 0) for k, p in self.files.items()}
+        self.partial = {k: "" for k in self.files}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.poll()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.poll()
+
+    def poll(self) -> None:
+        from tqdm.auto import tqdm
+
+        for key, path in self.files.items():
+            try:
+                if path.stat().st_size < self.offsets[key]:  # truncated: the run (re)started
+                    self.offsets[key], self.partial[key] = 0, ""
+                with open(path, "rb") as fh:
+                    fh.seek(self.offsets[key])
+                    chunk = fh.read()
+            except OSError:
+                continue
+            if not chunk:
+                continue
+            self.offsets[key] += len(chunk)
+            text = self.partial[key] + chunk.decode("utf-8", "replace")
+            *lines, self.partial[key] = text.split("\n")
+            for line in lines:
+                last = _ANSI.sub("", line.split("\r")[-1]).strip()
+                if last:
+                    tqdm.write(f"[{key[:6]}] {last}")
+            live = _ANSI.sub("", self.partial[key].split("\r")[-1]).strip()
+            if live and self.bar is not None:
+                self.bar.set_postfix_str(f"[{key[:6]}] {live}"[:100], refresh=True)
 
 
 def _die_with_parent() -> None:
@@ -294,7 +366,10 @@ def run_study(study: Study | str | Path, profile: str | None = None, out: str | 
             run_submitit(todo, folder=out / study.name / "submitit", cluster=cluster,
                          workers=workers, parameters=study.cluster, gpus=gpus, bar=bar)
         else:
-            run_local(todo, workers=workers, gpus=gpus, bar=bar)
+            import contextlib
+
+            with OutputTail(todo, bar) if progress else contextlib.nullcontext():
+                run_local(todo, workers=workers, gpus=gpus, bar=bar)
     records = []
     for t in tasks:
         rec = read_record(t.run_dir)

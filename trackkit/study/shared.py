@@ -1,0 +1,165 @@
+"""Artifacts the runs of a study share: trained weights and tracking results, built once.
+
+Grid points of an ablation often need the same expensive thing: every keep ratio of an
+inference-time candidate-elimination sweep tracks with ONE trained network, and every run
+compares against the same no-CE reference. Each such artifact lives under
+``<cache_dir>/<kind>/<key>/``, where the key hashes everything that determines it (the
+settings and the trackkit code version), and is built under a file lock
+(``filelock``), so parallel workers wait for the one that builds it instead of building it
+twice. A build interrupted half-way resumes: training from its last epoch checkpoint,
+tracking from its finished sequences (both are deterministic, so resumed artifacts equal
+uninterrupted ones).
+
+    w = cached_training(cache, preset, data=SyntheticData("default", 40, 60), seed=0)
+    model, preset = load_model(w.path)
+    res = cached_tracking(cache, tracker, dataset, settings={...}, batch_size=16)
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from trackkit.atomic import write_json
+
+WEIGHTS_FILE = "model.pth"
+META_FILE = "meta.json"
+DONE_FILE = "done.json"
+RESULTS_NAME = "tracker"
+CODE_VERSION_ENV = "TRACKKIT_CODE_VERSION"
+
+
+def settings_key(settings: dict, code: bool = True) -> str:
+    """16 hex digits naming an artifact: sha256 of the canonical JSON of ``settings`` (plus the
+    trackkit code version when ``code``; code that changes the numbers changes the key)."""
+    blob = dict(settings)
+    if code:
+        blob["_code_version"] = current_code_version()
+    text = json.dumps(blob, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def current_code_version() -> str:
+    """The study runner's code version (``TRACKKIT_CODE_VERSION``, set for the kernels it starts,
+    so every run of one study uses the same keys even if a source file changes meanwhile), else
+    the hash of the trackkit sources now."""
+    import os
+
+    from trackkit.study.cache import code_version
+
+    return os.environ.get(CODE_VERSION_ENV) or code_version()
+
+
+@contextmanager
+def locked(path: Path, log=print, what: str = "artifact"):
+    """Hold ``<path>.lock`` (blocking); says so when another process holds it first."""
+    from filelock import FileLock, Timeout
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(path) + ".lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        if log:
+            log(f"waiting for another worker building {what} {path.name} ...")
+        t0 = time.perf_counter()
+        lock.acquire()
+        if log:
+            log(f"... it finished after {time.perf_counter() - t0:.0f} s")
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+@dataclass(frozen=True)
+class SyntheticData:
+    """A procedural training split generated in memory (``trackkit.data.synth``)."""
+
+    synth_preset: str = "default"
+    n_sequences: int = 40
+    n_frames: int = 60
+    split: str = "train"
+
+    def load(self, seed: int):
+        from trackkit.data.synth import SynthDataset, get_preset
+
+        return SynthDataset(get_preset(self.synth_preset), self.n_sequences, self.n_frames, seed=seed,
+                            split=self.split)
+
+
+@dataclass(frozen=True)
+class TrainedWeights:
+    path: Path  # a trackkit.models.save_model checkpoint
+    key: str
+    cached: bool  # True when this call found it built
+    meta: dict
+
+
+def training_settings(preset, data: SyntheticData, seed: int, keep_ratio: float | None) -> dict:
+    """What determines trained weights: model, crop and training settings, data, seed, CE schedule
+    (the preset's name and description do not)."""
+    return {"kind": "weights", "model": asdict(preset.model), "track": asdict(preset.track),
+            "train": asdict(preset.train), "data": asdict(data), "seed": seed, "keep_ratio": keep_ratio}
+
+
+def cached_training(cache_dir: str | Path, preset, *, data: SyntheticData, seed: int = 0,
+                    keep_ratio: float | None = None, device: str = "cpu", progress: bool = True,
+                    log=print) -> TrainedWeights:
+    """Train ``preset`` on ``data`` once per settings key; later calls (any process) reuse it.
+
+    ``keep_ratio``: the end value of the CE keep-rate schedule (None: trained without CE; see
+    ``trackkit.train.trainer.train``). Initial weights come from ``torch.manual_seed(seed)``.
+    """
+    import torch
+
+    from trackkit.models import build_model, save_model
+    from trackkit.train.trainer import CHECKPOINT, train
+
+    key = settings_key(training_settings(preset, data, seed, keep_ratio))
+    folder = Path(cache_dir) / "weights" / key
+    with locked(folder, log, "weights"):
+        meta_path = folder / META_FILE
+        if (folder / WEIGHTS_FILE).is_file() and meta_path.is_file():
+            return TrainedWeights(folder / WEIGHTS_FILE, key, True, json.loads(meta_path.read_text()))
+        resume = (folder / CHECKPOINT).is_file()
+        if log:
+            log(f"{'resuming' if resume else 'training'} {preset.name} -> {folder}")
+        torch.manual_seed(seed)
+        model = build_model(preset)
+        t0 = time.perf_counter()
+        epochs = train(model, data.load(seed), cfg=preset.train, track=preset.track, out_dir=folder, seed=seed,
+                       device=device, resume=resume, keep_ratio=keep_ratio, progress=progress,
+                       weights_writer=lambda path, net: save_model(path, net, preset))
+        meta = {**training_settings(preset, data, seed, keep_ratio), "preset": preset.name, "key": key,
+                "wall_s": round(time.perf_counter() - t0, 1), "resumed": resume, "log": epochs}
+        write_json(meta_path, meta)  # last: its presence marks the artifact complete
+        return TrainedWeights(folder / WEIGHTS_FILE, key, False, meta)
+
+
+def cached_tracking(cache_dir: str | Path, tracker, dataset, *, settings: dict, batch_size: int = 16,
+                    progress: bool = True, log=print) -> tuple[Path, bool]:
+    """Track ``dataset`` with ``tracker`` into ``<cache_dir>/results/<key>/tracker`` (got10k
+    layout) once per settings key; returns (results folder, was cached). The folder name is
+    fixed: two trackers with the same settings (e.g. keep ratio 1.0 and the no-CE reference)
+    share one folder whatever they are called.
+
+    ``settings`` must identify the weights, the network variant, the crop settings and the
+    dataset (the caller knows what they are); the tracker must be deterministic.
+    """
+    from trackkit.track.runner import run_tracker
+
+    key = settings_key({"kind": "results", **settings})
+    folder = Path(cache_dir) / "results" / key
+    with locked(folder, log, "results"):
+        done = folder / DONE_FILE
+        if done.is_file():
+            return folder / RESULTS_NAME, True
+        summary = run_tracker(tracker, dataset, folder, name=RESULTS_NAME, batch_size=batch_size, resume=True,
+                              progress=progress)
+        write_json(done, {"settings": settings, "key": key, "frames": summary.frames,
+                          "seconds": round(summary.seconds, 3), "fps": summary.fps})
+        return folder / RESULTS_NAME, False
