@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -302,6 +304,49 @@ for i, ax in enumerate(axes):
 plt.tight_layout()
 
 # %% [markdown]
+# ## Does CE keep the target?
+#
+# CE keeps the search tokens that the template's centre token attends to most,
+# $\bar a_j = \frac{1}{H}\sum_h \mathrm{softmax}\big(q_c k^\top / \sqrt{d}\big)_j$. That is a good
+# criterion only if this attention already points at the target, which OSTrack's MAE-pretrained
+# backbone gives it from the start. We count, over held-out pairs cropped as the tracker crops them
+# (template at frame 0; search around the previous frame's box), how often the search token under
+# the target's centre survives every CE layer, beside what keeping tokens at random would give.
+
+# %%
+target_kept = chance_kept = math.nan
+if with_ce:
+    probe = build_model(variant, load_pretrained_weights=False).eval()
+    probe.load_state_dict(load_model(weights.path)[0].state_dict())
+    tc, trk = variant.track, variant.model
+    zs, xs, zb, xb, gt = [], [], [], [], []
+    for q in test:
+        for k in range(1, len(q), max(1, len(q) // 8)):
+            if q.visible[k] and q.visible[k - 1]:
+                zs.append(q.frame(0)); xs.append(q.frame(k))
+                zb.append(q.boxes[0]); xb.append(q.boxes[k - 1]); gt.append(q.boxes[k])
+    zb, xb, gt = map(np.asarray, (zb, xb, gt))
+    fz, sz = stack_frames(zs, dev)
+    fx, sx = stack_frames(xs, dev)
+    z, rz = sample_crops(fz, sz, zb, tc.template_factor, tc.template_size)
+    x, rx = sample_crops(fx, sx, xb, tc.search_factor, tc.search_size)
+    with torch.no_grad():
+        out = probe(normalize(z.float(), tc.mean, tc.std), normalize(x.float(), tc.mean, tc.std),
+                    template_box=torch.as_tensor(box_in_crop(zb, zb, rz, tc.template_size), dtype=torch.float32))
+    g = box_in_crop(gt, xb, rx, tc.search_size)  # target in the search crop, normalised
+    F_ = probe.feat_size
+    cx = np.clip(((g[:, 0] + g[:, 2] / 2) * F_).astype(int), 0, F_ - 1)
+    cy = np.clip(((g[:, 1] + g[:, 3] / 2) * F_).astype(int), 0, F_ - 1)
+    centre = torch.as_tensor(cy * F_ + cx)
+    kept = out["keep_indices"][-1]
+    target_kept = 100 * (kept == centre[:, None]).any(1).float().mean().item()
+    chance_kept = 100 * kept.shape[1] / F_ ** 2
+    print(f"{len(gt)} pairs: the target-centre token survives CE in {target_kept:.0f}% of them "
+          f"(keeping {kept.shape[1]} of {F_ ** 2} tokens at random: {chance_kept:.0f}%)")
+else:
+    print("no CE in this variant")
+
+# %% [markdown]
 # ## Record
 #
 # Scalars go to `metrics.json`; the per-sequence table lets the report bootstrap across
@@ -323,6 +368,7 @@ summary = record(
     flops_g=v["flops_g"], params_m=v["params_m"],
     latency_ms=v["latency_ms"], latency_ref_ms=r["latency_ms"], speedup=r["latency_ms"] / v["latency_ms"],
     fps=v["fps"], fps_ref=r["fps"], search_tokens_out=tokens[-1],
+    target_kept=target_kept, chance_kept=chance_kept,
     threads=torch.get_num_threads(), device=dev, weights_key=weights.key, weights_cached=weights.cached,
     train_wall_s=weights.meta["wall_s"], n_sequences=len(test), wall_s=time.perf_counter() - t_start,
     # the reference's results and their test split: the report scores them under every protocol
