@@ -10,6 +10,7 @@ for ``--resume``), ``log.json`` (per epoch) and ``model.pth`` (final weights in 
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 HELP = "train a preset"
@@ -54,6 +55,11 @@ def run(args) -> int:
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     preset = get_preset(args.preset, args.overrides)
+    if device == "cpu" and "OMP_NUM_THREADS" not in os.environ:
+        # loader processes render frames on their own cores; torch threads that compete with
+        # them for the same cores spin in OpenMP barriers (measured here: 3.1 s vs 1.0 s a step
+        # with 2 threads + 1 loader vs 1 thread + 1 loader on 2 cores)
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) - preset.train.num_workers))
     out = Path(args.out or Path("runs") / "train" / preset.name)
     from trackkit.errors import ConfigError
     from trackkit.train.trainer import CHECKPOINT
