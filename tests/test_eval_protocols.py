@@ -1,7 +1,6 @@
 """pytracking, LaSOT-MATLAB and TrackingNet protocols against small independent
 re-derivations of the documented rules (frame-by-frame loops) and hand cases."""
 import math
-import warnings
 
 import numpy as np
 import pytest
