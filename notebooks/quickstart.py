@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -173,7 +175,10 @@ plt.tight_layout()
 # ## 5. Which search tokens CE drops
 #
 # The search crop of frame 1 and, after each CE block, the tokens it kept (dropped ones
-# greyed out). A trained network keeps the target and what looks like it.
+# greyed out). OSTrack's MAE-pretrained network keeps the target and what looks like it.
+# A network trained from random init for minutes does not: its template-centre attention
+# does not yet point at the target, so CE often drops the target's tokens (the
+# `ece_keep_ratio` study measures how often: below chance at this scale). Watch for it here.
 
 # %%
 frame, prev = seq.frames[1], np.asarray(seq.boxes[0], dtype=np.float64)[None]
