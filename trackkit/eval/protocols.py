@@ -455,11 +455,7 @@ class LaSOTOfficialProtocol(Protocol):
         parts = []
         for r, run in enumerate(res.runs):
             ov, err, errn = self.errors(run, anno, absent, res.source(r), seq.name)
-            cs = _count_greater(ov, self.curve_x["success"]) / den
-            cp = _count_leq(err, self.curve_x["precision"]) / den
-            cn = _count_leq(errn, self.curve_x["norm_precision"]) / den
-            for k, v in (("success", cs), ("precision", cp), ("norm_precision", cn)):
-                curves[k].append(v)
+            cs, cp, cn = _append_curves(curves, self.curve_x, ov, err, errn, den)
             parts.append([(cs.mean(), float(cs.sum() > _EPS)), (cp[20], float(cp.sum() > _EPS)),
                           (cn[20], float(cn.sum() > _EPS))])
         merged = {k: np.mean(np.stack(v), axis=0) for k, v in curves.items()}
@@ -541,11 +537,7 @@ class TrackingNetProtocol(Protocol):
         X = self.curve_x["success"]
         for run in res.runs:
             iou, dist, ndist = self.errors(run, gt)
-            cs = _count_greater(iou, self.curve_x["success"]) / n
-            cp = _count_leq(dist, self.curve_x["precision"]) / n
-            cn = _count_leq(ndist, self.curve_x["norm_precision"]) / n
-            for k, v in (("success", cs), ("precision", cp), ("norm_precision", cn)):
-                curves[k].append(v)
+            cs, cp, cn = _append_curves(curves, self.curve_x, iou, dist, ndist, n)
             parts.append([(_trapz(cs, X), 1.0), (_trapz(cp, X), 1.0), (_trapz(cn, X), 1.0)])
         merged = {k: np.mean(np.stack(v), axis=0) for k, v in curves.items()}
         p = np.asarray(parts)
@@ -594,3 +586,14 @@ def get_protocol(name: str | Protocol, **kwargs) -> Protocol:
     except KeyError:
         raise ConfigError(f"unknown protocol {name!r}; choose one of {', '.join(PROTOCOLS)}") from None
     return factory(**kwargs)
+
+
+def _append_curves(curves: dict, curve_x: dict, overlap, err, nerr, den):
+    """Success (strict >), precision and normalized precision (<=) curves of one run, each
+    divided by ``den`` and appended to ``curves``; returns the three curves."""
+    cs = _count_greater(overlap, curve_x["success"]) / den
+    cp = _count_leq(err, curve_x["precision"]) / den
+    cn = _count_leq(nerr, curve_x["norm_precision"]) / den
+    for k, v in (("success", cs), ("precision", cp), ("norm_precision", cn)):
+        curves[k].append(v)
+    return cs, cp, cn
