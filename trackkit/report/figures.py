@@ -35,17 +35,30 @@ def metric_figure(units, index: list[str], metric: str, label: str | None = None
     x, hue = index[0], (index[1] if len(index) > 1 else None)
     if hue is not None and data[hue].astype(str).nunique() < 2:
         hue = None  # one level: nothing to tell apart (and seaborn's dodge divides by levels - 1)
+    # categories in value order (a sweep reads 1.0, 0.9, ..., 0.5 only if sorted), not run order
+    order = _value_order(data[x])
     for c in (x, hue):
         if c is not None:
             data[c] = data[c].astype(str)
     fig, ax = plt.subplots(figsize=(3.6, 2.6))
-    sns.pointplot(data=data, x=x, y="value", hue=hue, errorbar=("ci", 95), n_boot=n_boot, seed=0,
+    sns.pointplot(data=data, x=x, y="value", hue=hue, order=order, errorbar=("ci", 95), n_boot=n_boot, seed=0,
                   dodge=0.25 if hue else False, markers="o", capsize=0.1, ax=ax)
     ax.set_xlabel(x[len(PARAM):] if x.startswith(PARAM) else x)
     ax.set_ylabel(label or metric)
     if hue:
         ax.legend(title=hue[len(PARAM):] if hue.startswith(PARAM) else hue, fontsize="small")
     return fig
+
+
+def _value_order(col) -> list[str]:
+    """String categories of ``col`` sorted by value: numbers descending (keep ratios from
+    1.0 down), anything else as text."""
+    vals = list(dict.fromkeys(col.tolist()))
+    try:
+        vals = sorted(vals, key=float, reverse=True)
+    except (TypeError, ValueError):
+        vals = sorted(vals, key=str)
+    return [str(v) for v in vals]
 
 
 def cost_figure(cost, x: str = "macs_g", y: str = "latency_ms"):
