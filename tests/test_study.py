@@ -229,3 +229,67 @@ def test_committed_study_files_validate(path):
     study = load_study(path)
     for name in ("smoke", "cpu", "gpu"):
         assert study.runs(name), name
+
+
+# ---------------------------------------------------------------- progress inside kernels
+
+def test_kernels_print_progress_as_summary_lines(tmp_path):
+    """The runner sets TRACKKIT_PROGRESS=lines for its kernels: a 500-step bar leaves one
+    line in the run's output, not one per refresh; the runner's own environment is restored."""
+    from trackkit.progress import ENV
+    from trackkit.study.runner import OUTPUT_LOG
+
+    nb = tmp_path / "bars.py"
+    nb.write_text(TOY.read_text() + textwrap.dedent("""
+        # %%
+        from trackkit.progress import progress
+
+        for _ in progress(range(500), desc="work", unit="step"):
+            time.sleep(0.0005)
+        record(record_dir, progress_env=os.environ.get("TRACKKIT_PROGRESS"))
+        """))
+    path = write_study(tmp_path, "name: s\npoints: [{x: 1}]\nprofiles: {cpu: {}}\n", notebook=nb)
+    before = os.environ.get(ENV)
+    result = run_study(path, out=tmp_path / "o", code_version="v", progress=False)
+    rec = result.records[0]
+    assert rec["status"] == "ok", rec["error"]
+    assert rec["metrics"]["progress_env"] == "lines" and os.environ.get(ENV) == before
+    log = [line for line in (tmp_path / "o" / "s" / "runs" / rec["key"] / OUTPUT_LOG).read_text().splitlines()
+           if line.strip()]
+    assert len(log) == 1 and log[0].startswith("work: 500/500 step in "), log
+
+
+def test_progress_modes(monkeypatch, capsys):
+    from tqdm.auto import tqdm
+
+    from trackkit import progress as pg
+
+    monkeypatch.setenv(pg.ENV, "lines")
+    assert pg.batch_mode()
+    bar = pg.progress(range(10), desc="quiet", min_interval=0.0)
+    assert isinstance(bar, pg.LineProgress) and list(bar) == list(range(10))
+    err = capsys.readouterr().err.splitlines()
+    # min_interval=0: the 25 / 50 / 75% marks print, then the summary
+    assert [e.split(" (")[0] for e in err[:3]] == ["quiet: 25%", "quiet: 50%", "quiet: 75%"]
+    assert err[3].startswith("quiet: 10/10 it in ") and len(err) == 4
+    with pg.progress(total=1000, desc="long", unit="frame") as b:  # default: no milestones within 30 s
+        for _ in range(1000):
+            b.update()
+        b.set_postfix(loss=0.5)
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("long: 1000/1000 frame in ") and line.endswith(" | loss=0.5")
+    with pg.progress(total=3, desc="inner", leave=False) as b:
+        b.update(3)
+    with pg.progress(total=3, desc="off", disable=True) as b:
+        b.update(3)
+    assert capsys.readouterr().err == ""  # a vanishing bar and a disabled one print nothing
+
+    monkeypatch.setenv(pg.ENV, "bars")
+    bar = pg.progress(total=2, desc="drawn", disable=True)
+    assert isinstance(bar, tqdm)
+    bar.close()
+    monkeypatch.setenv(pg.ENV, "nonsense")
+    with pytest.raises(ValueError, match="TRACKKIT_PROGRESS"):
+        pg.batch_mode()
+    monkeypatch.delenv(pg.ENV)
+    assert pg.batch_mode()  # pytest captures stderr: not a terminal, not Jupyter

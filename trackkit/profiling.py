@@ -21,11 +21,10 @@ import time
 
 import torch
 
-from trackkit.models import Preset, build_model, get_preset
 
-
-def example_inputs(preset: Preset, batch: int = 1, seed: int = 0):
-    """Random template, search and a centred template box (the target at factor 2)."""
+def example_inputs(preset, batch: int = 1, seed: int = 0):
+    """Random template, search and a centred template box (the target at factor 2), sized by
+    ``preset.model``'s template and search sizes."""
     m = preset.model
     g = torch.Generator().manual_seed(seed)
     z = torch.randn(batch, 3, m.template_size, m.template_size, generator=g)
@@ -59,28 +58,81 @@ def count_flops(model: torch.nn.Module, inputs: tuple) -> float:
     return float(counter.get_total_flops())
 
 
-def measure_latency(model: torch.nn.Module, inputs: tuple, warmup: int = 10, runs: int = 50) -> dict:
-    """Median / p10 / p90 wall time (ms) of model(*inputs) in inference mode."""
-    times = []
-    with torch.inference_mode():
-        for _ in range(warmup):
-            model(*inputs)
-        for _ in range(runs):
-            t = time.perf_counter()
-            model(*inputs)
-            times.append((time.perf_counter() - t) * 1e3)
+def _synchronize(inputs) -> None:
+    """Wait for queued CUDA work, so a pass is timed to its end (no-op on CPU)."""
+    devices = {t.device for t in inputs if isinstance(t, torch.Tensor) and t.device.type == "cuda"}
+    for d in devices:
+        torch.cuda.synchronize(d)
+
+
+def _latency_stats(times: list[float]) -> dict:
     q = statistics.quantiles(times, n=10) if len(times) > 1 else times * 9
     return {"median": statistics.median(times), "p10": q[0], "p90": q[-1], "runs": len(times)}
 
 
-def profile_preset(preset_or_name: Preset | str, overrides: list[str] | tuple[str, ...] = (),
+def compare_latency(models: dict[str, torch.nn.Module], inputs: dict[str, tuple] | tuple, warmup: int = 10,
+                    runs: int = 50) -> dict[str, dict]:
+    """Model-only wall time (ms) of several networks, timed interleaved in inference mode.
+
+    Each round runs every model once, in the given order on even rounds and reversed on odd
+    rounds (A B, B A, ...), so drift in machine load and cache warmth hits all of them alike and
+    their ratio survives a busy machine better than any one number. ``warmup`` untimed rounds
+    come first (interleaved the same way). ``inputs``: one tuple for all models, or a tuple per
+    model name; each pass is ``model(*inputs)``, synchronised when the inputs are on CUDA.
+
+    Returns ``{name: {'median', 'p10', 'p90', 'runs', 'warmup', 'times_ms'}}``.
+    """
+    if not models:
+        raise ValueError("compare_latency: no models given")
+    if runs < 1 or warmup < 0:
+        raise ValueError(f"compare_latency: runs={runs} must be >= 1 and warmup={warmup} >= 0")
+    per_model = inputs if isinstance(inputs, dict) else {k: inputs for k in models}
+    missing = sorted(set(models) - set(per_model))
+    if missing:
+        raise ValueError(f"compare_latency: no inputs for {', '.join(missing)}")
+    order = list(models.items())
+    times: dict[str, list[float]] = {k: [] for k in models}
+    with torch.inference_mode():
+        for r in range(warmup + runs):
+            for name, model in (order if r % 2 == 0 else order[::-1]):
+                args = per_model[name]
+                _synchronize(args)
+                t = time.perf_counter()
+                model(*args)
+                _synchronize(args)
+                if r >= warmup:
+                    times[name].append((time.perf_counter() - t) * 1e3)
+    return {k: {**_latency_stats(v), "warmup": warmup, "times_ms": v} for k, v in times.items()}
+
+
+def measure_latency(model: torch.nn.Module, inputs: tuple, warmup: int = 10, runs: int = 50) -> dict:
+    """Median / p10 / p90 wall time (ms) of model(*inputs) in inference mode (one model of
+    :func:`compare_latency`)."""
+    out = compare_latency({"model": model}, {"model": inputs}, warmup=warmup, runs=runs)["model"]
+    return {k: out[k] for k in ("median", "p10", "p90", "runs")}
+
+
+def model_costs(model: torch.nn.Module, inputs: tuple) -> dict:
+    """{'params_m', 'macs_g', 'flops_g'} of one forward pass at ``inputs``: parameters in
+    millions, legacy-thop MACs and FLOPs in billions (see the module docstring), counted on
+    the CPU whatever device the model is on (the model is moved there)."""
+    model = model.cpu()
+    cpu_inputs = tuple(t.cpu() for t in inputs)
+    return {"params_m": sum(p.numel() for p in model.parameters()) / 1e6,
+            "macs_g": count_macs(model, cpu_inputs) / 1e9,
+            "flops_g": count_flops(model, cpu_inputs) / 1e9}
+
+
+def profile_preset(preset_or_name, overrides: list[str] | tuple[str, ...] = (),
                    macs: bool = True, flops: bool = True, latency: bool = True,
                    warmup: int = 10, runs: int = 50, model: torch.nn.Module | None = None,
                    threads: int | None = None) -> dict:
     """-> {'preset', 'params', 'macs', 'flops', 'latency_ms', 'latency_label', 'batch',
     'threads', ...}; a figure not asked for is None. Weights are random unless ``model`` is
     given (the counts do not depend on them). ``threads`` sets torch's intra-op threads for
-    the timing (restored afterwards)."""
+    the timing (restored afterwards). ``preset_or_name``: a preset, or a name in the registry."""
+    from trackkit.models import build_model, get_preset  # the registry only when asked for by name
+
     preset = get_preset(preset_or_name, overrides)
     if model is None:
         model = build_model(preset, load_pretrained_weights=False)

@@ -147,7 +147,7 @@ PRESETS: dict[str, SynthConfig] = {
 }
 
 
-def get_preset(name: str) -> SynthConfig:
+def get_synth_preset(name: str) -> SynthConfig:
     if name not in PRESETS:
         raise ConfigError(f"unknown synth preset {name!r}; choose from {', '.join(PRESETS)}")
     return PRESETS[name]
@@ -300,7 +300,7 @@ def write_split(root, split: str, n_sequences: int, n_frames: int, seed: int = 0
     Resumable: a sequence whose ``meta_info.ini`` exists is kept, so rerunning an interrupted
     command finishes the job (and a larger ``n_sequences`` extends a split). ``synth.json``
     records the settings; resuming with different settings raises unless ``overwrite``."""
-    from tqdm import tqdm
+    from trackkit.progress import progress as progress_bar
 
     cfg = cfg or SynthConfig()
     if split not in SPLITS:
@@ -321,7 +321,7 @@ def write_split(root, split: str, n_sequences: int, n_frames: int, seed: int = 0
     todo = [i for i in range(n_sequences)
             if overwrite or not (split_dir / sequence_name(split, i) / "meta_info.ini").is_file()]
     jobs = [(str(root), cfg, seed, split, i, n_frames) for i in todo]
-    with tqdm(total=len(jobs) * n_frames, unit="frame", desc=f"synth {split}", disable=not progress) as bar:
+    with progress_bar(total=len(jobs) * n_frames, unit="frame", desc=f"synth {split}", disable=not progress) as bar:
         if workers > 1 and len(jobs) > 1:
             # spawn, not fork: callers (training scripts) may hold torch threads
             with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:

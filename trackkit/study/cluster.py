@@ -4,19 +4,20 @@
 runs jobs as local subprocesses and ``cluster="debug"`` runs them in this process (both work
 anywhere, so this path is tested here). The study file's ``cluster:`` mapping is passed to
 ``update_parameters`` (``timeout_min``, ``gpus_per_node``, ``cpus_per_task``,
-``slurm_partition``, ...). Each job runs ``trackkit.study.runner.execute_run``, which writes the
-run's record itself, so resuming works exactly as with the local executor.
+``slurm_partition``, ...). Each job runs ``execute(task)`` (the runner passes its
+``execute_run``, which writes the run's record itself, so resuming works exactly as with the
+local executor); a job that dies outside it is handed to ``on_crash(task, error)``. Both come
+in as arguments so that this module needs nothing from the runner that imports it.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
-from trackkit.study.runner import RunTask, _crash_record, execute_run
 
-
-def run_submitit(tasks: list[RunTask], folder: str | Path, cluster: str | None = "local",
-                 workers: int = 1, parameters: dict | None = None, gpus: list[str] | None = None,
-                 bar=None) -> None:
+def run_submitit(tasks: list, folder: str | Path, *, execute: Callable, on_crash: Callable,
+                 cluster: str | None = "local", workers: int = 1, parameters: dict | None = None,
+                 gpus: list[str] | None = None, bar=None) -> None:
     import submitit
 
     if not tasks:
@@ -38,12 +39,12 @@ def run_submitit(tasks: list[RunTask], folder: str | Path, cluster: str | None =
     poll = 0.5 if cluster in ("local", "debug") else 10.0
     for start in range(0, len(tasks), wave):
         chunk = tasks[start:start + wave]
-        jobs = ex.map_array(execute_run, chunk)
+        jobs = ex.map_array(execute, chunk)
         by_job = {j.job_id: t for j, t in zip(jobs, chunk)}
         for job in submitit.helpers.as_completed(jobs, poll_frequency=poll):
             try:
                 job.result()
             except Exception as e:  # job killed, timed out, or failed outside the notebook
-                _crash_record(by_job[job.job_id], e)
+                on_crash(by_job[job.job_id], e)
             if bar is not None:
                 bar.update()

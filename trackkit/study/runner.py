@@ -30,6 +30,7 @@ from pathlib import Path
 
 from trackkit.atomic import write_json
 from trackkit.errors import ConfigError
+from trackkit.progress import ENV as PROGRESS_ENV, progress as progress_bar, write
 from trackkit.study import cache
 from trackkit.study.records import (DATA_DIR, NOTEBOOK_FILE, RECORD_FILE, is_finished, list_tables,
                                     manifest_path, read_metrics, read_record, run_dir)
@@ -123,12 +124,14 @@ def execute_run(task: RunTask) -> dict:
     if task.inject_record_dir:
         params[RECORD_PARAM] = str(data.resolve())
     t0 = time.perf_counter()
-    # kernels inherit it: artifacts shared between runs (trackkit.study.shared) are keyed by the
-    # code version the study planned with, not by whatever the sources are when a run starts
-    saved_env = os.environ.get(CODE_VERSION_ENV)
-    if task.code_version:
-        os.environ[CODE_VERSION_ENV] = task.code_version
-    # the notebook's stdout / stderr as they come (progress bars included): the runner tails it
+    # Kernels inherit these. Artifacts shared between runs (trackkit.study.shared) are keyed by
+    # the code version the study planned with, not by whatever the sources are when a run
+    # starts; and progress bars inside a kernel print summary lines, not a saved output line
+    # per refresh (the runner's own bar over the grid is the live view).
+    kernel_env = {PROGRESS_ENV: "lines", **({CODE_VERSION_ENV: task.code_version} if task.code_version else {})}
+    saved_env = {k: os.environ.get(k) for k in kernel_env}
+    os.environ.update(kernel_env)
+    # the notebook's stdout / stderr as they come (progress lines included): the runner tails it
     with open(folder / OUTPUT_LOG, "w", buffering=1, errors="replace") as log:
         try:
             pm.execute_notebook(
@@ -142,10 +145,11 @@ def execute_run(task: RunTask) -> dict:
             rec["status"] = "failed"
             rec["error"] = _describe_error(e)
         finally:
-            if saved_env is None:
-                os.environ.pop(CODE_VERSION_ENV, None)
-            else:
-                os.environ[CODE_VERSION_ENV] = saved_env
+            for k, v in saved_env.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
     rec["duration_s"] = round(time.perf_counter() - t0, 3)
     rec["finished"] = _now()
     rec["cell_durations_s"] = _cell_durations(folder / NOTEBOOK_FILE)
@@ -188,8 +192,6 @@ class OutputTail:
             self.poll()
 
     def poll(self) -> None:
-        from tqdm.auto import tqdm
-
         for key, path in self.files.items():
             try:
                 if path.stat().st_size < self.offsets[key]:  # truncated: the run (re)started
@@ -207,7 +209,7 @@ class OutputTail:
             for line in lines:
                 last = _ANSI.sub("", line.split("\r")[-1]).strip()
                 if last:
-                    tqdm.write(f"[{key[:6]}] {last}")
+                    write(f"[{key[:6]}] {last}")
             live = _ANSI.sub("", self.partial[key].split("\r")[-1]).strip()
             if live and self.bar is not None:
                 self.bar.set_postfix_str(f"[{key[:6]}] {live}"[:100], refresh=True)
@@ -333,8 +335,6 @@ def run_study(study: Study | str | Path, profile: str | None = None, out: str | 
     reruns only the failed ones. ``code_version`` overrides the hash of the trackkit sources
     (tests pin it). ``gpus`` defaults to those detected.
     """
-    from tqdm.auto import tqdm
-
     if not isinstance(study, Study):
         study = load_study(study)
     if executor not in ("local", "submitit"):
@@ -358,13 +358,13 @@ def run_study(study: Study | str | Path, profile: str | None = None, out: str | 
 
     todo = [t for t in tasks if wanted(t)]
     gpus = detect_gpus() if gpus is None else gpus
-    with tqdm(total=len(tasks), initial=len(tasks) - len(todo), desc=f"{study.name}[{prof}]",
-              unit="run", disable=not progress, mininterval=1.0) as bar:
+    with progress_bar(total=len(tasks), initial=len(tasks) - len(todo), desc=f"{study.name}[{prof}]",
+                      unit="run", disable=not progress, mininterval=1.0) as bar:
         if executor == "submitit":
             from trackkit.study.cluster import run_submitit
 
-            run_submitit(todo, folder=out / study.name / "submitit", cluster=cluster,
-                         workers=workers, parameters=study.cluster, gpus=gpus, bar=bar)
+            run_submitit(todo, folder=out / study.name / "submitit", execute=execute_run, on_crash=_crash_record,
+                         cluster=cluster, workers=workers, parameters=study.cluster, gpus=gpus, bar=bar)
         else:
             import contextlib
 
