@@ -97,7 +97,7 @@ def test_cli_json(tmp_path, data, monkeypatch, capsys):
     import trackkit.cli.eval as cli_eval
 
     ds = _tree(tmp_path, data)
-    monkeypatch.setattr(cli_eval, "_load_dataset", lambda path: ds)
+    monkeypatch.setattr(cli_eval, "_load_dataset", lambda path, split=None, protocol=None: ds)
     assert main(["eval", "--dataset", str(tmp_path / "val"), "--results", str(tmp_path / "res"),
                  "--protocol", "got10k", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)

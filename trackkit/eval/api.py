@@ -59,27 +59,39 @@ class EvalResult:
         return {"protocol": self.protocol, "tracker": self.tracker, **self.summary}
 
 
-def _check_complete(dataset, results) -> None:
-    names = [s.name for s in dataset]
-    missing = [n for n in names if n not in results]
+def _match_results(dataset, results, proto: Protocol) -> list[SequenceResult]:
+    """Each sequence's results, found under any name the protocol's toolkit gives it
+    (pytracking's ``uav_<seq>`` ...); the error lists every sequence without one."""
+    root = getattr(results, "root", None)
+    matched, missing = [], []
+    for seq in dataset:
+        names = [n for n in proto.result_names(seq) if n in results]
+        if len(names) > 1:
+            raise DataError(root, f"sequence {seq.name} has results under two names: {' and '.join(names)}")
+        if names:
+            matched.append(results[names[0]])
+        else:
+            missing.append(" / ".join(proto.result_names(seq)))
     if missing:
         shown = ", ".join(missing[:20]) + (f" ... ({len(missing)} in all)" if len(missing) > 20 else "")
-        root = getattr(results, "root", None)
-        raise DataError(root, f"no results for {len(missing)} of {len(names)} sequences: {shown}")
+        raise DataError(root, f"no results for {len(missing)} of {len(dataset)} sequences: {shown}")
+    return matched
 
 
 def evaluate(dataset: Dataset | list[Sequence], results: ResultSet | dict[str, SequenceResult] | str | Path,
              protocol: str | Protocol = "got10k", **protocol_kwargs) -> EvalResult:
     """Score ``results`` on ``dataset`` under ``protocol`` (see :data:`PROTOCOLS`).
 
-    ``results`` is a :class:`ResultSet` (or dict) or a folder in either toolkit layout.
+    ``results`` is a :class:`ResultSet` (or dict), a folder in either toolkit layout, or a
+    list of pytracking run folders. A sequence's results may be under trackkit's name or its
+    toolkit's (``uav_bike1.txt`` for UAV123's ``bike1`` under the pytracking protocols).
     Every sequence of the dataset must have results; the error lists the missing ones.
     """
     proto = get_protocol(protocol, **protocol_kwargs)
-    if isinstance(results, (str, Path)):
+    if isinstance(results, (str, Path, list, tuple)):
         results = read_results(results, allow_nan=proto.allow_nan_results)
-    _check_complete(dataset, results)
-    scores = [proto.score_sequence(seq, results[seq.name]) for seq in dataset]
+    matched = _match_results(dataset, results, proto)
+    scores = [proto.score_sequence(seq, res) for seq, res in zip(dataset, matched)]
     if not scores:
         raise DataError(None, "the dataset has no sequences")
     summary, curves = proto.summarize(scores)
@@ -102,7 +114,7 @@ def evaluate_all_protocols(dataset, results, protocols: tuple[str, ...] | None =
             rows.append({"protocol": name, **{k: (np.nan if v is None else v) for k, v in r.summary.items()},
                          "error": ""})
         except DataError as e:
-            if "no results for" in str(e):
+            if "no results for" in str(e) or "results under two names" in str(e):
                 raise
             rows.append({"protocol": name, "error": str(e)})
     cols = ["protocol", "ao", "sr50", "sr75", "auc", "prec", "norm_prec", "fps", "error"]

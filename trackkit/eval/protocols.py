@@ -10,13 +10,16 @@ vectorized with numpy:
                     image bound, frame 0 dropped, ``cover > 0``, repetitions pooled, AO and
                     SR frame-weighted over the whole split; fps = mean(1/t).
 ``otb`` ``uav``     pytracking ``extract_results`` + ``plot_results`` (merge_results=True):
-``nfs`` ``lasot``   +1-pixel IoU, frame 0 = gt, 21 overlap thresholds (torch.arange), curves
-                    per sequence then averaged in float32, AUC = mean of the 21 points.
+``nfs`` ``lasot``   +1-pixel IoU, frame 0 = gt, gt valid when x, y, w, h > 0, 21 overlap
+                    thresholds (torch.arange, not round decimals), curves per sequence then
+                    averaged in float32, AUC = mean of the 21 points; pytracking's frame
+                    ranges (Tiger1 from frame 6) and result names (``uav_<seq>``).
 ``lasot-official``  LaSOT MATLAB toolkit: absent frames dropped from the numerator, full
                     length denominator, invalid predictions replaced by the previous box,
                     all-zero curves dropped from the average.
 ``trackingnet``     TrackingNet devkit ``metrics.py``: boxes rounded, +1 convention, 21
-                    thresholds each, scores are ``np.trapz`` areas over x in [0, 1].
+                    thresholds each (success IoU >= t), scores are ``np.trapz`` areas over x in
+                    [0, 1].
 ==================  =========================================================================
 
 Every protocol gives a per-sequence row, per-sequence curves, the summary (fractions in
@@ -32,9 +35,10 @@ import numpy as np
 
 from trackkit.data.sequence import Sequence
 from trackkit.errors import ConfigError, DataError
-from trackkit.eval.results import SequenceResult
+from trackkit.eval.results import SequenceResult, pytracking_name
 
-__all__ = ["PROTOCOLS", "get_protocol", "Protocol", "SeqScore", "matlab_colon"]
+__all__ = ["PROTOCOLS", "PROTOCOL_VARIANTS", "VALID_RULES", "get_protocol", "Protocol", "SeqScore", "matlab_colon",
+           "pytracking_thresholds"]
 
 _EPS = np.finfo(float).eps  # got10k union eps == MATLAB eps
 
@@ -55,6 +59,12 @@ class Protocol:
     metrics: tuple[str, ...] = ()
     allow_nan_results: bool = False
     curve_x: dict[str, np.ndarray] = {}
+    # the split a dataset root is scored on when none is asked for (None: the reader's default)
+    default_split: str | None = None
+
+    def result_names(self, seq: Sequence) -> tuple[str, ...]:
+        """The result names this protocol's toolkit gives ``seq``, trackkit's own first."""
+        return (seq.name,)
 
     def score_sequence(self, seq: Sequence, res: SequenceResult) -> SeqScore:  # pragma: no cover
         raise NotImplementedError
@@ -82,6 +92,12 @@ def _count_greater(values: np.ndarray, thr: np.ndarray) -> np.ndarray:
     """``(values[:, None] > thr).sum(0)`` without the N x T matrix (exact: sort + search)."""
     s = np.sort(values[~np.isnan(values)])  # NaN is never greater
     return len(s) - np.searchsorted(s, thr, side="right")
+
+
+def _count_geq(values: np.ndarray, thr: np.ndarray) -> np.ndarray:
+    """``(values[:, None] >= thr).sum(0)``; NaN never counts."""
+    s = np.sort(values[~np.isnan(values)])
+    return len(s) - np.searchsorted(s, thr, side="left")
 
 
 def _count_leq(values: np.ndarray, thr: np.ndarray) -> np.ndarray:
@@ -220,44 +236,80 @@ class GOT10kProtocol(Protocol):
 
 
 # ----------------------------------------------------------------------------- pytracking
-def _torch_arange_overlap() -> np.ndarray:
-    # pytracking: torch.arange(0.0, 1.0 + 0.05, 0.05, dtype=torch.float64). torch computes
-    # start + i*step, which differs from np.arange in the last bit (0.7500000000000001).
-    return 0.0 + np.arange(21, dtype=np.float64) * 0.05
+def pytracking_thresholds() -> dict[str, np.ndarray]:
+    """pytracking's ``extract_results`` thresholds, made by the same torch calls so the bits
+    agree: ``torch.arange`` does not give the round decimals (index 13 is
+    0.6500000000000001, index 15 0.7500000000000001), and a frame whose IoU is exactly 0.65
+    fails that threshold there."""
+    import torch
+
+    return {"success": torch.arange(0.0, 1.0 + 0.05, 0.05, dtype=torch.float64).numpy(),
+            "precision": torch.arange(0, 51, dtype=torch.float64).numpy(),
+            "norm_precision": (torch.arange(0, 51, dtype=torch.float64) / 100.0).numpy()}
+
+
+# pytracking at this commit is what the otb / uav / nfs / lasot protocols follow.
+PYTRACKING_COMMIT = "7eb9e74bd3d40e29dbcec444902237da13de247b"
+# Ground-truth validity rules of ``calc_seq_err_robust``, by name.
+VALID_RULES = {
+    "xywh": "all four gt values > 0 (pytracking since commit da789d1, 2022-08-28)",
+    "wh": "gt w and h > 0 (pytracking before commit da789d1; OSTrack's copy of the analysis)",
+}
+# ``initOmit`` of pytracking's sequence tables (evaluation/otbdataset.py): the first frames of
+# the annotation file that pytracking neither tracks nor scores, so its result file is that
+# much shorter. No UAV123 or NfS entry has one.
+PYTRACKING_INIT_OMIT = {"otb": {"Tiger1": 5}}
 
 
 class PytrackingProtocol(Protocol):
-    """pytracking's ``extract_results.py`` / ``plot_results.py`` for one dataset.
+    """pytracking's ``extract_results.py`` / ``plot_results.py`` for one dataset, as of
+    :data:`PYTRACKING_COMMIT`.
 
-    Per-dataset rules (``calc_seq_err_robust``): a frame is valid when the gt w and h are > 0
-    (and, for ``lasot``, the target is visible: ``full_occlusion == 0`` and
-    ``out_of_view == 0``); invalid frames get overlap -1 (fail success), centre error inf
-    (fail precision; ``uav``: -1, pass) and normalized error -1 (pass; ``lasot`` invisible:
-    inf). NaN predictions or negative sizes raise; zero-size predictions take the previous
-    box; predictions longer than the gt are truncated, shorter ones zero-padded (``lasot``:
-    raises). Multiple runs are averaged per sequence (``merge_results=True``).
+    Per-dataset rules (``calc_seq_err_robust``): a frame is valid when all four gt values
+    are > 0 (``valid_rule="xywh"``, the current rule; ``"wh"`` is the pre-2022-08 rule, see
+    :data:`VALID_RULES`) and, for ``lasot``, the target is visible (``full_occlusion == 0``
+    and ``out_of_view == 0``); invalid frames get overlap -1 (fail success), centre error
+    inf (fail precision; ``uav``: -1, pass) and normalized error -1 (pass; ``lasot``
+    invisible: inf). NaN predictions or negative sizes raise; zero-size predictions take the
+    previous box. Multiple runs are averaged per sequence (``merge_results=True``).
+
+    Frame ranges: the sequence is expected to carry its whole annotation file (as trackkit's
+    readers give it); pytracking's ``initOmit`` (:data:`PYTRACKING_INIT_OMIT`: Tiger1 starts
+    at frame 6) is applied here, so a pytracking result file (349 lines for Tiger1) lines up
+    with the frames it was tracked on. A result holding one line per annotated frame of such
+    a sequence raises (it was tracked from another first frame).
+
+    Lengths: pytracking itself defines what happens to a result of another length, and this
+    protocol does exactly that, without a warning: a longer result is cut to the gt length;
+    a shorter one is padded with zero boxes at the end (which fail every threshold) for
+    ``otb``, ``uav`` and ``nfs``, and raises for ``lasot``.
+
+    Result names: pytracking writes ``uav_<seq>.txt``, ``nfs_<seq>.txt``, ``Jogging_1.txt``,
+    ``Human4_2.txt``; :meth:`result_names` accepts those and trackkit's own names.
 
     Args:
         dataset: ``otb``, ``uav``, ``nfs`` or ``lasot``.
         exclude_invalid_frames: pytracking's flag; False (its default) divides by the full
             sequence length.
-        valid_rule: ``"wh"`` (pytracking master and OSTrack: w, h > 0) or ``"xywh"`` (all
-            four gt values > 0, as described for older copies).
+        valid_rule: a key of :data:`VALID_RULES`; default ``"xywh"``, pytracking's current rule.
     """
 
     metrics = ("auc", "prec", "norm_prec", "fps")
 
-    def __init__(self, dataset: str, exclude_invalid_frames: bool = False, valid_rule: str = "wh"):
+    def __init__(self, dataset: str, exclude_invalid_frames: bool = False, valid_rule: str = "xywh"):
         if dataset not in ("otb", "uav", "nfs", "lasot"):
             raise ConfigError(f"pytracking protocol dataset {dataset!r}: expected otb, uav, nfs or lasot")
-        if valid_rule not in ("wh", "xywh"):
-            raise ConfigError(f"valid_rule {valid_rule!r}: expected 'wh' or 'xywh'")
-        self.name = dataset
+        if valid_rule not in VALID_RULES:
+            raise ConfigError(f"valid_rule {valid_rule!r}: expected one of {', '.join(VALID_RULES)}")
+        self.name = dataset if valid_rule == "xywh" else f"{dataset}-{valid_rule}"
         self.dataset = dataset
+        self.default_split = "test" if dataset == "lasot" else None
         self.exclude_invalid_frames = exclude_invalid_frames
         self.valid_rule = valid_rule
-        self.curve_x = {"success": _torch_arange_overlap(), "precision": np.arange(51, dtype=np.float64),
-                        "norm_precision": np.arange(51, dtype=np.float64) / 100.0}
+        self.curve_x = pytracking_thresholds()
+
+    def result_names(self, seq: Sequence) -> tuple[str, ...]:
+        return tuple(dict.fromkeys((seq.name, pytracking_name(self.dataset, seq.name))))
 
     def _visible(self, seq: Sequence, n: int) -> np.ndarray | None:
         if self.dataset != "lasot":
@@ -282,24 +334,21 @@ class PytrackingProtocol(Protocol):
         zero = (pred[:, 2:] == 0).any(axis=1)
         zero[0] = False
         if zero.any():
+            if zero[n:].any():  # pytracking indexes the gt row of every zero-size prediction
+                raise DataError(source, f"zero-size prediction past the {n} frames of sequence {seq_name} "
+                                "(pytracking fails with an index error)", n + _first_bad_line(zero[n:]))
             # sequential "take the previous box" == forward fill from the last kept row
-            anno_nan = np.zeros(m, dtype=bool)
-            anno_nan[: min(n, m)] = gt_nan[: min(n, m)]
-            replace = zero & ~anno_nan
-            idx = np.where(replace, 0, np.arange(m))
-            pred = pred[np.maximum.accumulate(idx)]
-        if m != n:
-            if m > n:
-                pred = pred[:n]
-            elif self.dataset == "lasot":
+            replace = zero & ~np.r_[gt_nan[: min(n, m)], np.zeros(max(m - n, 0), dtype=bool)]
+            pred = pred[np.maximum.accumulate(np.where(replace, 0, np.arange(m)))]
+        if m > n:
+            pred = pred[:n]
+        elif m < n:
+            if self.dataset == "lasot":
                 raise DataError(source, f"{m} lines but sequence {seq_name} has {n} frames "
                                 "(pytracking raises for lasot)", m + 1)
-            else:
-                warnings.warn(f"{source or seq_name}: {m} predictions for {n} frames; zero-padded "
-                              "like pytracking", stacklevel=3)
-                pred = np.concatenate([pred, np.zeros((n - m, 4))])
+            pred = np.concatenate([pred, np.zeros((n - m, 4))])  # pytracking's own zero padding
         pred[0] = gt[0]
-        valid = (gt[:, 2:] > 0).all(axis=1) if self.valid_rule == "wh" else (gt > 0).all(axis=1)
+        valid = (gt > 0).all(axis=1) if self.valid_rule == "xywh" else (gt[:, 2:] > 0).all(axis=1)
         if visible is not None:
             valid &= visible
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -330,11 +379,18 @@ class PytrackingProtocol(Protocol):
         import torch
 
         gt = _full_gt(seq)
+        omit = PYTRACKING_INIT_OMIT.get(self.dataset, {}).get(seq.name, 0)
+        visible = self._visible(seq, len(gt))
+        gt = gt[omit:]
+        visible = None if visible is None else visible[omit:]
         n = len(gt)
-        visible = self._visible(seq, n)
         curves = {k: [] for k in self.curve_x}
         aos, parts = [], []
         for r, run in enumerate(res.runs):
+            if omit and len(run) == n + omit:
+                raise DataError(res.source(r), f"{len(run)} lines, one per annotated frame of {seq.name}, but "
+                                f"pytracking's table starts {seq.name} at frame {omit + 1} (initOmit {omit}): "
+                                f"its results hold {n} lines, from frame {omit + 1} on")
             ov, ce, cn, valid = self.errors(run, gt, visible, res.source(r), seq.name)
             seq_len = int(valid.sum()) if self.exclude_invalid_frames else n
             if seq_len <= 0:
@@ -394,6 +450,7 @@ class LaSOTOfficialProtocol(Protocol):
     name = "lasot-official"
     metrics = ("auc", "prec", "norm_prec", "fps")
     allow_nan_results = True
+    default_split = "test"  # the kit's testing_set.txt
 
     def __init__(self):
         err = np.arange(51, dtype=np.float64)
@@ -493,7 +550,9 @@ class TrackingNetProtocol(Protocol):
 
     Boxes are rounded (``np.round``, half to even), frame 0 set to the gt, +1 pixel
     convention for the intersection, centres ``x + (w + 1) / 2``; thresholds
-    ``linspace(0, 1, 21)``, ``linspace(0, 50, 21)`` px, ``linspace(0, 0.5, 21)``; a missing
+    ``linspace(0, 1, 21)``, ``linspace(0, 50, 21)`` px, ``linspace(0, 0.5, 21)``; success
+    counts IoU ``>=`` threshold (so a frame with IoU 0 passes the 0 threshold), precision
+    and normalized precision ``<=``; a missing
     or NaN prediction line fails every threshold (the devkit's pandas alignment gives NaN);
     per-sequence curves are averaged and each score is ``np.trapz`` over x in [0, 1].
     """
@@ -537,7 +596,7 @@ class TrackingNetProtocol(Protocol):
         X = self.curve_x["success"]
         for run in res.runs:
             iou, dist, ndist = self.errors(run, gt)
-            cs, cp, cn = _append_curves(curves, self.curve_x, iou, dist, ndist, n)
+            cs, cp, cn = _append_curves(curves, self.curve_x, iou, dist, ndist, n, success_geq=True)
             parts.append([(_trapz(cs, X), 1.0), (_trapz(cp, X), 1.0), (_trapz(cn, X), 1.0)])
         merged = {k: np.mean(np.stack(v), axis=0) for k, v in curves.items()}
         p = np.asarray(parts)
@@ -575,23 +634,32 @@ PROTOCOLS = {
     "lasot-official": LaSOTOfficialProtocol,
     "trackingnet": TrackingNetProtocol,
 }
+# Named variants, selectable wherever a protocol name is (API and CLI ``--protocol``), not
+# scored by ``evaluate_all_protocols``: ``<dataset>-wh`` is pytracking before 2022-08 (and
+# OSTrack's copy), where a gt frame is valid when only w, h > 0 (see VALID_RULES).
+PROTOCOL_VARIANTS = {f"{d}-wh": (d, {"valid_rule": "wh"}) for d in ("otb", "uav", "nfs", "lasot")}
 
 
 def get_protocol(name: str | Protocol, **kwargs) -> Protocol:
     """A protocol by name (see :data:`PROTOCOLS`), with its keyword options."""
     if isinstance(name, Protocol):
         return name
+    if name in PROTOCOL_VARIANTS:
+        name, preset = PROTOCOL_VARIANTS[name]
+        kwargs = {**preset, **kwargs}
     try:
         factory = PROTOCOLS[name]
     except KeyError:
-        raise ConfigError(f"unknown protocol {name!r}; choose one of {', '.join(PROTOCOLS)}") from None
+        raise ConfigError(f"unknown protocol {name!r}; choose one of "
+                          f"{', '.join([*PROTOCOLS, *PROTOCOL_VARIANTS])}") from None
     return factory(**kwargs)
 
 
-def _append_curves(curves: dict, curve_x: dict, overlap, err, nerr, den):
-    """Success (strict >), precision and normalized precision (<=) curves of one run, each
-    divided by ``den`` and appended to ``curves``; returns the three curves."""
-    cs = _count_greater(overlap, curve_x["success"]) / den
+def _append_curves(curves: dict, curve_x: dict, overlap, err, nerr, den, success_geq: bool = False):
+    """Success (strict >, or >= with ``success_geq``), precision and normalized precision
+    (<=) curves of one run, each divided by ``den`` and appended to ``curves``; returns the
+    three curves."""
+    cs = (_count_geq if success_geq else _count_greater)(overlap, curve_x["success"]) / den
     cp = _count_leq(err, curve_x["precision"]) / den
     cn = _count_leq(nerr, curve_x["norm_precision"]) / den
     for k, v in (("success", cs), ("precision", cp), ("norm_precision", cn)):

@@ -7,7 +7,11 @@ Layouts:
   repetition; ``<seq>/<seq>_time.txt`` with one comma-separated column per repetition.
 * ``pytracking`` (also OSTrack, TrackingNet submissions): ``<run folder>/<seq>.txt``, tab
   (or comma) separated, written as ints (``astype(int)``: truncation toward zero);
-  ``<seq>_time.txt`` one value per line. Several runs are several folders.
+  ``<seq>_time.txt`` one value per line. Several runs are several folders
+  (``<param>_000``, ``<param>_001`` ...). pytracking names some sequences its own way
+  (:func:`pytracking_name`: ``uav_bike1``, ``nfs_Basketball``, ``Jogging_1``, ``Human4_2``);
+  scoring accepts those names and trackkit's, and the writer writes pytracking's when told
+  the dataset.
 
 A malformed file raises :class:`~trackkit.errors.DataError` naming the file, the line and the
 problem (wrong column count, a value that is not a number, NaN where not allowed, a length
@@ -35,7 +39,7 @@ from trackkit.errors import DataError
 __all__ = [
     "SequenceResult", "ResultSet", "read_box_file", "read_time_file", "read_got10k_results",
     "write_got10k_results", "read_pytracking_results", "write_pytracking_results",
-    "read_results", "detect_layout",
+    "read_results", "detect_layout", "pytracking_name", "pytracking_run_folders",
 ]
 
 
@@ -242,6 +246,23 @@ def _write_rows(path: Path, arr: np.ndarray, fmt: str, delim: str) -> None:
 
 
 # ----------------------------------------------------------------------------- pytracking layout
+# pytracking's sequence tables (pytracking/evaluation/{uav,nfs,otb}dataset.py, commit 7eb9e74)
+# name every UAV123 and NfS sequence with a prefix, and OTB's two-target videos
+# "<video>_<k>" for groundtruth_rect.<k>.txt; Human4 keeps only its second target.
+_PYTRACKING_PREFIX = {"uav": "uav_", "nfs": "nfs_"}
+_PYTRACKING_OTB = {"Human4": "Human4_2"}
+_TARGET_SUFFIX = re.compile(r"\.(\d+)$")
+
+
+def pytracking_name(dataset: str, name: str) -> str:
+    """The name pytracking gives trackkit's sequence ``name`` of ``dataset`` (its result
+    file is ``<that>.txt``): ``uav``: ``uav_<name>``; ``nfs``: ``nfs_<name>``; ``otb``:
+    ``Jogging.1`` -> ``Jogging_1``, ``Human4`` -> ``Human4_2``; otherwise ``name``."""
+    if dataset == "otb":
+        return _TARGET_SUFFIX.sub(r"_\1", _PYTRACKING_OTB.get(name, name))
+    return _PYTRACKING_PREFIX.get(dataset, "") + name
+
+
 def read_pytracking_results(folders: str | Path | Iterable[str | Path], names: Iterable[str] | None = None,
                             allow_nan: bool = False) -> ResultSet:
     """Read ``<folder>/<seq>.txt`` (+ ``<seq>_time.txt``); several folders are several runs
@@ -277,36 +298,64 @@ def read_pytracking_results(folders: str | Path | Iterable[str | Path], names: I
     return out
 
 
-def write_pytracking_results(folder: str | Path, results: dict[str, SequenceResult], run: int = 0) -> None:
+def write_pytracking_results(folder: str | Path, results: dict[str, SequenceResult], run: int = 0,
+                             dataset: str | None = None) -> None:
     """Write run ``run`` of each sequence the way pytracking does: ints (truncated), tab
-    separated; times ``%f``."""
+    separated; times ``%f``. With ``dataset`` (``otb``, ``uav``, ``nfs``, ``lasot``) the
+    files take pytracking's names (:func:`pytracking_name`); without it, trackkit's."""
     folder = Path(folder)
-    for name, res in results.items():
+    for key, res in results.items():
+        name = key if dataset is None else pytracking_name(dataset, key)
         _write_rows(folder / f"{name}.txt", np.asarray(res.runs[run]).astype(int), "%d", "\t")
         if res.times is not None:
             _write_rows(folder / f"{name}_time.txt", res.times[:, min(run, res.times.shape[1] - 1)], "%f", "\t")
 
 
 # ----------------------------------------------------------------------------- autodetect
+_RUN_FOLDER = re.compile(r"^.+_\d{3}$")
+
+
+def pytracking_run_folders(folder: str | Path) -> list[Path]:
+    """The run folders of a pytracking tracker folder: ``folder`` itself when it holds
+    ``<seq>.txt`` files, else its ``<param>_000``, ``<param>_001`` ... subfolders (pytracking's
+    ``<tracker>/<param>_<run:03d>``) that hold result files, in run order."""
+    folder = Path(folder)
+    if any(folder.glob("*.txt")):
+        return [folder]
+    return sorted(d for d in folder.iterdir() if d.is_dir() and _RUN_FOLDER.match(d.name) and any(d.glob("*.txt")))
+
+
 def detect_layout(folder: str | Path) -> str:
     """``got10k`` when the folder holds ``<seq>/<seq>_001.txt``, ``pytracking`` when it holds
-    ``<seq>.txt`` files."""
+    ``<seq>.txt`` files or pytracking run folders ``<param>_000/<seq>.txt`` ..."""
     folder = Path(folder)
     if not folder.is_dir():
         raise DataError(folder, "result folder not found")
     for d in folder.iterdir():
         if d.is_dir() and any(_REP.match(p.name) for p in d.glob(f"{d.name}_*.txt")):
             return "got10k"
-    if any(folder.glob("*.txt")):
+    if pytracking_run_folders(folder):
         return "pytracking"
-    raise DataError(folder, "no result files (expected <seq>/<seq>_001.txt or <seq>.txt)")
+    raise DataError(folder, "no result files (expected <seq>/<seq>_001.txt, <seq>.txt or <param>_000/<seq>.txt)")
 
 
-def read_results(folder: str | Path, layout: str | None = None, names: Iterable[str] | None = None,
+def read_results(folder: str | Path | list, layout: str | None = None, names: Iterable[str] | None = None,
                  allow_nan: bool = False) -> ResultSet:
+    """Read one tracker's results in either layout (``layout=None`` detects it).
+
+    ``folder`` may also be a list of pytracking run folders (several runs); a pytracking
+    tracker folder holding ``<param>_000``, ``<param>_001`` ... reads those as runs."""
+    if not isinstance(folder, (str, Path)):
+        folders = [Path(f) for f in folder]
+        if len(folders) == 1:
+            return read_results(folders[0], layout, names, allow_nan)
+        if layout not in (None, "pytracking"):
+            raise DataError(folders[0], f"several result folders are several pytracking runs, not layout {layout!r}")
+        return read_pytracking_results(folders, names, allow_nan)
     layout = layout or detect_layout(folder)
     if layout == "got10k":
         return read_got10k_results(folder, names, allow_nan)
     if layout == "pytracking":
-        return read_pytracking_results(folder, names, allow_nan)
+        runs = pytracking_run_folders(folder) if Path(folder).is_dir() else []
+        return read_pytracking_results(runs or folder, names, allow_nan)
     raise DataError(folder, f"unknown result layout {layout!r} (got10k, pytracking)")

@@ -14,7 +14,9 @@ Quirks handled (facts from the got10k toolkit and pytracking's OTB table):
 
 Frame names keep the folder's own zero padding (``Board`` uses 5 digits) and extension.
 pytracking additionally drops Tiger1's first 5 frames (``initOmit``); the toolkits disagree
-and this reader, like got10k, keeps them.
+and this reader, like got10k, keeps them: the ``otb`` scoring protocol applies pytracking's
+omission itself (:data:`trackkit.eval.protocols.PYTRACKING_INIT_OMIT`), and it reads
+pytracking's result names (``Jogging_1``, ``Human4_2``) as well as these.
 """
 from __future__ import annotations
 
