@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from trackkit.data.synth import encode_jpeg, get_preset, make_sequence, write_split
+from trackkit.data.synth import encode_jpeg, get_synth_preset, make_sequence, write_split
 
 
 def timed(fn, repeat: int) -> float:
@@ -38,7 +38,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--repeat", type=int, default=3, help="best of this many runs per measurement")
     args = ap.parse_args()
-    cfg = get_preset(args.preset)
+    cfg = get_synth_preset(args.preset)
     n, k, r = args.sequences, args.frames, args.repeat
 
     make_sequence(cfg, args.seed, 0, "val", k).frames[0]  # warm imports and caches

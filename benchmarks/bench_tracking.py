@@ -21,7 +21,7 @@ from trackkit.data.sequence import ArrayFrames, Sequence
 from trackkit.data.synth import SynthConfig, SynthDataset
 from trackkit.track.batched import track_batched
 from trackkit.track.runner import track_sequence
-from trackkit.track.tracker import from_preset
+from trackkit.families import build_tracker
 
 
 def main() -> None:
@@ -39,7 +39,7 @@ def main() -> None:
     synth = SynthDataset(SynthConfig(), args.sequences, args.frames, seed=0, split="test")
     seqs = [Sequence(s.name, ArrayFrames([s.frames[i] for i in range(len(s))]), s.boxes) for s in synth]
     n_frames = sum(len(s) for s in seqs)
-    trackers = {inv: from_preset(args.preset, batch_invariant=inv) for inv in (True, False)}
+    trackers = {inv: build_tracker(args.preset, batch_invariant=inv) for inv in (True, False)}
 
     def sequential(inv):
         return {s.name: track_sequence(trackers[inv], s)[0] for s in seqs}

@@ -27,11 +27,11 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=None, help="results folder (default: a temporary one)")
     args = ap.parse_args(argv)
 
-    from trackkit.data.synth import SynthDataset, get_preset
+    from trackkit.data.synth import SynthDataset, get_synth_preset
     from trackkit.eval.api import evaluate
     from trackkit.track.baselines import InitBoxTracker
     from trackkit.track.runner import run_tracker
-    from trackkit.track.tracker import from_preset
+    from trackkit.families import build_tracker
 
     weights = args.weights
     if weights.endswith("checkpoint.pth"):  # a training checkpoint: score its current weights
@@ -46,11 +46,11 @@ def main(argv=None) -> int:
         os.close(fd)
         torch.save(ck["model"], weights)
         print(f"scoring the weights of epoch {ck['epoch']} from {args.weights}")
-    val = list(SynthDataset(get_preset(args.synth_preset), args.sequences, args.frames, seed=args.seed, split="val"))
+    val = list(SynthDataset(get_synth_preset(args.synth_preset), args.sequences, args.frames, seed=args.seed, split="val"))
     out = args.out or tempfile.mkdtemp(prefix="bench_train_")
     rows = {}
     for name, tracker, bs in [("init_box", InitBoxTracker(), 1),
-                              (args.preset, from_preset(args.preset, weights=weights), args.batch_size)]:
+                              (args.preset, build_tracker(args.preset, weights=weights), args.batch_size)]:
         t0 = time.perf_counter()
         run_tracker(tracker, val, out, name=name, batch_size=bs, resume=False, progress=False)
         res = evaluate(val, f"{out}/{name}", "got10k")

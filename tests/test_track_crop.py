@@ -6,7 +6,7 @@ import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 
-from trackkit.track.crop import box_in_crop, crop_geometry, normalize, sample_crops, stack_frames
+from trackkit.crop import box_in_crop, crop_geometry, normalize, sample_crops, stack_frames
 
 
 def cv2_linear_resize(img: np.ndarray, out: int) -> np.ndarray:

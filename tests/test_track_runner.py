@@ -5,10 +5,11 @@ import pytest
 from trackkit.data.sequence import ArrayFrames, Sequence
 from trackkit.eval.results import read_results
 from trackkit.track.baselines import InitBoxTracker
-from trackkit.track.config import TrackConfig
-from trackkit.track.runner import is_finished, result_paths, run_tracker
+from trackkit.crop import TrackConfig
+from trackkit.track.onestream import OneStreamTracking
+from trackkit.track.runner import result_paths, run_tracker, sequence_finished
 from trackkit.track.toy import ToyOneStream
-from trackkit.track.tracker import OneStreamTracker
+from trackkit.track.tracker import ModelTracker
 
 
 def _seqs(lengths=(3, 4, 2)):
@@ -60,7 +61,7 @@ def test_resume_skips_finished_and_redoes_incomplete(tmp_path):
     t = Counting()
     s = run_tracker(t, seqs, tmp_path, name="init_box", progress=False)
     assert sorted(t.seen) == ["seq0", "seq1"] and s.skipped == 1
-    assert all(is_finished(tmp_path, "init_box", q) for q in seqs)
+    assert all(sequence_finished(tmp_path, "init_box", q) for q in seqs)
     t = Counting()
     run_tracker(t, seqs, tmp_path, name="init_box", progress=False, resume=False)
     assert len(t.seen) == 3
@@ -70,14 +71,15 @@ def test_crash_leaves_complete_files_only(tmp_path):
     seqs = _seqs()
     with pytest.raises(RuntimeError, match="boom"):
         run_tracker(Counting(fail_on="seq1"), seqs, tmp_path, name="t", progress=False)
-    assert is_finished(tmp_path, "t", seqs[0]) and not is_finished(tmp_path, "t", seqs[1])
+    assert sequence_finished(tmp_path, "t", seqs[0]) and not sequence_finished(tmp_path, "t", seqs[1])
     assert not (tmp_path / "t" / "seq1").exists()
     assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
 
 
 def test_batched_run_writes_same_files(tmp_path):
     seqs = _seqs((3, 5, 1, 2))
-    trk = OneStreamTracker(ToyOneStream(search_size=128), TrackConfig(template_size=64, search_size=128))
+    trk = ModelTracker(ToyOneStream(search_size=128), OneStreamTracking(),
+                       TrackConfig(template_size=64, search_size=128))
     run_tracker(trk, seqs, tmp_path, name="one", progress=False)
     s = run_tracker(trk, seqs, tmp_path, name="many", batch_size=3, progress=False)
     assert s.sequences == 4
@@ -91,7 +93,7 @@ def test_batched_run_writes_same_files(tmp_path):
 
 def test_cli_track_eval_baselines_end_to_end(tmp_path, capsys):
     from trackkit.cli import main
-    from trackkit.models import build_model, get_preset, save_model
+    from trackkit.families import build_model, get_preset, save_model
 
     data = tmp_path / "data"
     assert main(["synth", str(data), "--split", "test", "--sequences", "2", "--frames", "4", "--no-progress"]) == 0

@@ -1,18 +1,25 @@
-"""Hanning window, map-back / clip, and batched tracking == one-at-a-time tracking."""
+"""Hanning window, map-back / clip, the generic tracker's state, and batched tracking ==
+one-at-a-time tracking for every family."""
 import math
 
 import numpy as np
 import pytest
 import torch
 
+from trackkit.crop import TrackConfig, clip_box, hann1d, hann2d, map_box_back
 from trackkit.data.sequence import ArrayFrames, Sequence
+from trackkit.families import build_tracker, list_presets
 from trackkit.track.batched import track_batched
-from trackkit.track.config import TrackConfig
-from trackkit.track.runner import track_sequence
+from trackkit.track.onestream import OneStreamTracking
+from trackkit.track.runner import run_tracker, track_sequence
 from trackkit.track.toy import ToyOneStream
-from trackkit.track.tracker import OneStreamTracker, Tracker, clip_box, hann1d, hann2d, map_box_back
+from trackkit.track.tracker import ModelTracker, Step, Tracker, cat_states, index_state
 
 SMALL = TrackConfig(template_size=64, search_size=128)
+
+
+def OneStreamTracker(model, cfg):  # the toy model with the one-stream policy
+    return ModelTracker(model, OneStreamTracking(), cfg)
 
 
 def test_hann1d_formula():
@@ -80,12 +87,18 @@ def test_hanning_changes_the_pick():
 
 
 def _check_batched_equal(tracker, seqs, batch):
-    ref = {s.name: track_sequence(tracker, s)[0] for s in seqs}
+    ref, recs = {}, {}
+    for s in seqs:
+        recs[s.name] = {}
+        ref[s.name] = track_sequence(tracker, s, recs[s.name])[0]
     got = {r.name: r for r in track_batched(tracker, seqs, batch_size=batch)}
     assert sorted(got) == sorted(ref)
     for name, r in got.items():
         assert len(r.boxes) == len(r.times) == len(ref[name])
         assert np.array_equal(r.boxes, ref[name]), name  # bit-exact
+        assert sorted(r.records) == sorted(recs[name])
+        for k, v in r.records.items():  # per-frame records too (NaN at frame 0)
+            assert np.array_equal(v, recs[name][k], equal_nan=True), (name, k)
 
 
 @pytest.mark.parametrize("batch", [2, 4])
@@ -94,22 +107,82 @@ def test_batched_equals_sequential_toy(batch):
     _check_batched_equal(OneStreamTracker(ToyOneStream(search_size=128), SMALL), seqs, batch)
 
 
-@pytest.mark.parametrize("preset", ["ostrack-cpu", "simtrack-cpu"])
+@pytest.mark.parametrize("preset", [p for p in list_presets() if p.endswith("-cpu") or "-cpu-" in p])
 def test_batched_equals_sequential_presets(preset):
-    from trackkit.track.tracker import from_preset
-
+    """Every family's CPU presets, through the generic tracker."""
     torch.manual_seed(0)
-    tracker = from_preset(preset)  # float32, batch_invariant=True
+    tracker = build_tracker(preset)  # float32, batch_invariant=True
     _check_batched_equal(tracker, _sequences([3, 5, 2], seed=1), 3)
+
+
+class _MemoryPolicy(OneStreamTracking):
+    """A stateful toy family: the template box drifts with an exponential average of the boxes
+    seen so far, and a per-sequence step counter is kept -- state that changes every frame."""
+
+    def init(self, tracker, frames, boxes):
+        state = super().init(tracker, frames, boxes)
+        state["steps"] = np.zeros(len(boxes))
+        return state
+
+    def step(self, tracker, frames, state, prev):
+        out = super().step(tracker, frames, state, prev)
+        new = dict(out.state)
+        new["template_box"] = 0.9 * state["template_box"] + 0.1 * torch.as_tensor(
+            out.boxes / 100.0, dtype=state["template_box"].dtype)
+        new["steps"] = state["steps"] + 1
+        return Step(out.boxes, new, {**out.records, "steps": new["steps"]})
+
+
+def test_stateful_family_batched_equals_sequential():
+    seqs = _sequences([1, 6, 3, 5, 2], seed=2)
+    tracker = ModelTracker(ToyOneStream(search_size=128), _MemoryPolicy(), SMALL)
+    _check_batched_equal(tracker, seqs, 3)
+    r = {x.name: x for x in track_batched(tracker, seqs, batch_size=3)}
+    assert np.array_equal(r["seq1"].records["steps"][1:], np.arange(1, 6))  # the state advanced per frame
+
+
+def test_state_cat_and_index_round_trip():
+    a = {"t": torch.arange(6.0).reshape(2, 3), "n": np.array([1.0, 2.0])}
+    b = {"t": torch.arange(3.0).reshape(1, 3), "n": np.array([3.0])}
+    ab = cat_states([a, b])
+    assert ab["t"].shape == (3, 3) and list(ab["n"]) == [1, 2, 3]
+    assert torch.equal(index_state(ab, 2)["t"], b["t"]) and list(index_state(ab, 1)["n"]) == [2.0]
+
+
+def test_records_written_beside_results(tmp_path):
+    seqs = _sequences([4, 3], seed=4)
+    for batch in (1, 2):
+        tracker = ModelTracker(ToyOneStream(search_size=128), OneStreamTracking(), SMALL)
+        run_tracker(tracker, seqs, tmp_path / str(batch), name="toy", batch_size=batch, progress=False)
+    import pandas as pd
+
+    for s in seqs:
+        one = pd.read_csv(tmp_path / "1" / "toy" / s.name / f"{s.name}_records.csv")
+        two = pd.read_csv(tmp_path / "2" / "toy" / s.name / f"{s.name}_records.csv")
+        assert list(one.columns) == ["frame", "score"] and len(one) == len(s)
+        assert np.isnan(one["score"][0]) and (one["score"][1:] > 0).all()
+        pd.testing.assert_frame_equal(one, two)
+
+
+def test_deploy_runs_once_before_tracking():
+    calls = []
+
+    class Deploying(OneStreamTracking):
+        def deploy(self, model):
+            calls.append(model.training)
+            return super().deploy(model)
+
+    model = ToyOneStream(search_size=128).train()
+    tracker = ModelTracker(model, Deploying(), SMALL)
+    track_sequence(tracker, _sequences([3])[0])
+    assert calls == [True] and not tracker.model.training
 
 
 def test_without_batch_invariance_conv_kernels_differ():
     """Documents the cause the batch_invariant switch removes (if PyTorch ever stops picking
     kernels by batch size this test fails and the switch can go)."""
-    from trackkit.track.tracker import from_preset
-
     torch.manual_seed(0)
-    tracker = from_preset("ostrack-cpu", batch_invariant=False)
+    tracker = build_tracker("ostrack-cpu", batch_invariant=False)
     seqs = _sequences([4, 6, 2], seed=1)
     ref = {s.name: track_sequence(tracker, s)[0] for s in seqs}
     got = {r.name: r.boxes for r in track_batched(tracker, seqs, batch_size=3)}

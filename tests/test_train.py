@@ -1,5 +1,5 @@
-"""Pair sampler, batched crops/augmentation, schedules, checkpoint/resume and DDP sync,
-with a tiny fake model that has the trackkit model interface."""
+"""Clip sampler, batched crops/augmentation, schedules, the generic trainer with a family task,
+checkpoint/resume and DDP sync, with a tiny fake model that has the trackkit model interface."""
 import json
 import math
 import os
@@ -11,18 +11,16 @@ from torch import nn
 
 from trackkit.data.sequence import ArrayFrames, Sequence
 from trackkit.errors import ConfigError
-from trackkit.track.config import TrackConfig
+from types import SimpleNamespace
+
+from trackkit.crop import TrackConfig
+from trackkit.families.ostrack import OSTrackTask
 from trackkit.train.augment import make_batch
 from trackkit.train.config import TrainConfig
-from trackkit.train.sampler import (
-    PairFrames,
-    PairSampler,
-    ShardedBatchSampler,
-    collate_pairs,
-    jitter_box,
-)
+from trackkit.train.sampler import ClipFrames, ClipSampler, ShardedBatchSampler, collate_clips, jitter_box
 from trackkit.train.schedule import build_optimizer, build_scheduler, keep_rate
-from trackkit.train.trainer import train
+from trackkit.train.task import OneStreamPairTask
+from trackkit.train.trainer import train as train_task
 
 TRACK = TrackConfig(template_size=32, template_factor=2.0, search_size=64, search_factor=4.0)
 
@@ -72,6 +70,13 @@ class TinyTracker(nn.Module):
         return {"boxes": boxes, "score_map": score, "size_map": size, "offset_map": off}
 
 
+def train(model, seqs, *, cfg, track, keep_ratio=None, **kw):
+    """The generic trainer with OSTrack's task (CE keep-rate schedule towards ``keep_ratio``)."""
+    preset = SimpleNamespace(model=SimpleNamespace(ce_loc=(1,) if keep_ratio else (), keep_ratios=(keep_ratio,)),
+                             train=cfg, track=track)
+    return train_task(model, OSTrackTask(preset), seqs, cfg=cfg, **kw)
+
+
 def small_cfg(**kw):
     base = dict(epochs=2, samples_per_epoch=16, batch_size=4, lr=1e-3, lr_drop_epoch=1,
                 ce_start_epoch=1, ce_warm_epochs=2, max_sample_interval=5)
@@ -83,27 +88,83 @@ def small_cfg(**kw):
 def test_sampler_is_deterministic_and_causal():
     seqs = make_sequences(absent=(3, 4, 5, 10))
     cfg = small_cfg()
-    a, b = PairSampler(seqs, cfg, seed=1), PairSampler(seqs, cfg, seed=1)
+    a, b = ClipSampler(seqs, cfg, seed=1), ClipSampler(seqs, cfg, seed=1)
     specs = [a(0, i) for i in range(200)]
     for i, s in enumerate(specs[:20]):
         t = b(0, i)
-        assert (s.seq, s.template_frame, s.search_frame) == (t.seq, t.template_frame, t.search_frame)
+        assert (s.seq, s.template_frames, s.search_frames) == (t.seq, t.template_frames, t.search_frames)
         assert np.array_equal(s.search_extract, t.search_extract) and s.bright_search == t.bright_search
     for s in specs:
-        assert s.template_frame < s.search_frame < s.template_frame + cfg.max_sample_interval
-        assert s.template_frame not in (3, 4, 5, 10) and s.search_frame not in (3, 4, 5, 10)
-    other = [PairSampler(seqs, cfg, seed=2)(0, i).search_frame for i in range(50)]
-    assert other != [s.search_frame for s in specs[:50]]
-    assert [a(1, i).search_frame for i in range(50)] != [s.search_frame for s in specs[:50]]
+        (z,), (x,) = s.template_frames, s.search_frames
+        assert z < x < z + cfg.max_sample_interval
+        assert z not in (3, 4, 5, 10) and x not in (3, 4, 5, 10)
+    other = [ClipSampler(seqs, cfg, seed=2)(0, i).search_frames for i in range(50)]
+    assert other != [s.search_frames for s in specs[:50]]
+    assert [a(1, i).search_frames for i in range(50)] != [s.search_frames for s in specs[:50]]
     # flips and grayscale follow their probabilities roughly
-    assert 0.3 < np.mean([s.flip_search for s in specs]) < 0.7
-    assert all(0.8 <= s.bright_template <= 1.2 for s in specs)
+    assert 0.3 < np.mean([s.flip_search[0] for s in specs]) < 0.7
+    assert all(0.8 <= s.bright_templates[0] <= 1.2 for s in specs)
+
+
+def test_pair_stream_is_the_pre_clip_stream():
+    """T = S = 1 draws in the order pair sampling always did (sequence, template, search, jitter,
+    grayscale, flips, brightness), re-derived here draw by draw, so trained pair networks and
+    study caches keep their numbers."""
+    seqs = make_sequences(absent=(3, 4, 5, 10))
+    cfg = small_cfg(max_sample_interval=5, grayscale_prob=0.3)
+    sampler = ClipSampler(seqs, cfg, seed=7)
+    for i in range(30):
+        got = sampler(2, i)
+        rng = np.random.default_rng([7, 2, i])
+        while True:
+            k = sampler.usable[int(rng.integers(len(sampler.usable)))]
+            vis = sampler.visible(k)
+            gap, t, x = 0, None, None
+            while True:
+                ids = np.flatnonzero(vis[:len(vis) - 1])
+                t = int(ids[rng.integers(len(ids))]) if len(ids) else None
+                if t is not None:
+                    hi = min(len(vis), t + cfg.max_sample_interval + gap)
+                    ids = np.flatnonzero(vis[t + 1:hi]) + t + 1
+                    x = int(ids[rng.integers(len(ids))]) if len(ids) else None
+                if x is not None:
+                    break
+                gap += 5
+            break
+        ext = jitter_box(rng, seqs[k].boxes[x], cfg.center_jitter, cfg.scale_jitter)
+        gray, ft, fx = rng.random() < cfg.grayscale_prob, rng.random() < cfg.flip_prob, rng.random() < cfg.flip_prob
+        bt, bx = rng.uniform(0.8, 1.2), rng.uniform(0.8, 1.2)
+        assert (got.seq, got.template_frames, got.search_frames) == (k, (t,), (x,))
+        assert np.array_equal(got.search_extract[0], ext) and got.gray == gray
+        assert (got.flip_templates, got.flip_search, got.bright_templates, got.bright_search) == ((ft,), (fx,), (bt,), (bx,))
+
+
+def test_clips_keep_frames_in_time_order():
+    seqs = make_sequences(frames=40, absent=(7, 8))
+    cfg = small_cfg(max_sample_interval=10)
+    sampler = ClipSampler(seqs, cfg, seed=3, num_templates=2, num_search=4)
+    for i in range(40):
+        c = sampler(0, i)
+        assert len(c.template_frames) == 2 and len(c.search_frames) == 4
+        assert list(c.template_frames) == sorted(c.template_frames) and list(c.search_frames) == sorted(c.search_frames)
+        assert c.template_frames[-1] < c.search_frames[0]  # causal: every search frame after the base template
+        assert c.search_extract.shape == (4, 4) and len(c.flip_search) == len(c.bright_search) == 4
+        assert np.array_equal(c.search_boxes, seqs[c.seq].boxes[list(c.search_frames)])
+        assert not set(c.template_frames + c.search_frames) & {7, 8}
+    ds = ClipFrames(sampler)
+    specs, zs, xs = collate_clips([ds[(0, i)] for i in range(3)])
+    b = make_batch(specs, zs, xs, TRACK)
+    assert b.templates.shape == (3, 2, 3, 32, 32) and b.search.shape == (3, 4, 3, 64, 64)
+    assert b.template_boxes.shape == (3, 2, 4) and b.search_boxes.shape == (3, 4, 4)
+    # frame j of clip i is the crop of that frame alone (no mixing across the clip layout)
+    one = make_batch([specs[1]], [zs[1]], [xs[1]], TRACK)
+    assert torch.equal(one.search[0], b.search[1]) and torch.equal(one.search_boxes[0], b.search_boxes[1])
 
 
 def test_sampler_rejects_unusable_sequences():
     short = make_sequences(frames=10)
     with pytest.raises(ConfigError, match="no usable training sequence"):
-        PairSampler(short, small_cfg())
+        ClipSampler(short, small_cfg())
 
 
 def test_jitter_matches_ostrack_formula():
@@ -133,14 +194,16 @@ def test_sharded_batches_partition_the_stream():
 # -- crops and augmentation ----------------------------------------------------------------
 def _batch(cfg, n=8, seed=0):
     seqs = make_sequences()
-    ds = PairFrames(PairSampler(seqs, cfg, seed=seed))
-    return collate_pairs([ds[(0, i)] for i in range(n)])
+    ds = ClipFrames(ClipSampler(seqs, cfg, seed=seed))
+    return collate_clips([ds[(0, i)] for i in range(n)])
 
 
 def test_crop_boxes_land_on_the_target():
     cfg = small_cfg(center_jitter=0.0, scale_jitter=0.0, grayscale_prob=0.0, flip_prob=0.0, brightness_jitter=0.0)
     specs, zs, xs = _batch(cfg)
     b = make_batch(specs, zs, xs, TRACK)
+    b = SimpleNamespace(template=b.templates[:, 0], search=b.search[:, 0], template_box=b.template_boxes[:, 0],
+                        search_box=b.search_boxes[:, 0])
     assert b.template.shape == (8, 3, 32, 32) and b.search.shape == (8, 3, 64, 64)
     # no jitter: the target sits in the middle with side 1/factor of the crop
     assert torch.allclose(b.template_box[:, 2:], torch.full((8, 2), 0.5))
@@ -159,11 +222,12 @@ def test_flip_and_grayscale_move_pixels_and_boxes():
     specs, zs, xs = _batch(cfg)
     plain = make_batch(specs, zs, xs, TRACK)
     from dataclasses import replace
-    flipped = [replace(s, flip_search=True, gray=True) for s in specs]
+    flipped = [replace(s, flip_search=(True,), gray=True) for s in specs]
     aug = make_batch(flipped, zs, xs, TRACK)
-    bx, ax = plain.search_box, aug.search_box
+    bx, ax = plain.search_boxes[:, 0], aug.search_boxes[:, 0]
     assert torch.allclose(ax[:, 0], 1 - bx[:, 0] - bx[:, 2]) and torch.allclose(ax[:, 1:], bx[:, 1:])
-    assert torch.allclose(aug.template_box, plain.template_box)  # template not flipped
+    assert torch.allclose(aug.template_boxes, plain.template_boxes)  # template not flipped
+    aug, plain = SimpleNamespace(search=aug.search[:, 0]), SimpleNamespace(search=plain.search[:, 0])
     un = aug.search * torch.tensor(TRACK.std).view(1, 3, 1, 1) + torch.tensor(TRACK.mean).view(1, 3, 1, 1)
     assert torch.allclose(un[:, 0], un[:, 1], atol=1e-5)  # gray: equal channels
     p = plain.search * torch.tensor(TRACK.std).view(1, 3, 1, 1) + torch.tensor(TRACK.mean).view(1, 3, 1, 1)
@@ -224,8 +288,10 @@ def test_resume_gives_exactly_the_uninterrupted_weights(tmp_path):
         assert torch.equal(sa[k], sc[k]), k
     assert [r["loss"] for r in log_a] == [r["loss"] for r in log_c]
     # the final file holds the last weights
-    final = torch.load(tmp_path / "b" / "model.pth")
-    assert all(torch.equal(final[k], sc[k]) for k in sc)
+    from trackkit.train.checkpoint import read_weights
+
+    final, preset = read_weights(tmp_path / "b" / "model.pth")  # the one weights format
+    assert preset is None and all(torch.equal(final[k], sc[k]) for k in sc)
     # log: one record per epoch, lr drop after epoch 1, keep-rate schedule 1 -> cosine -> 0.7
     log = json.loads((tmp_path / "b" / "log.json").read_text())
     assert [r["epoch"] for r in log] == [1, 2]
@@ -253,6 +319,38 @@ def test_training_reduces_the_loss(tmp_path):
     torch.manual_seed(0)
     log = train(TinyTracker(), seqs, cfg=cfg, track=TRACK, out_dir=tmp_path, progress=False)
     assert log[-1]["loss"]["total"] < log[0]["loss"]["total"]
+
+
+class TwoSearchFramesTask(OneStreamPairTask):
+    """A family that trains on clips of one template and two search frames (loss on both)."""
+
+    num_search = 2
+
+    def forward(self, net, batch):
+        return [net(batch.templates[:, 0], batch.search[:, j], template_box=batch.template_boxes[:, 0])
+                for j in range(self.num_search)]
+
+    def loss(self, outs, batch):
+        parts = [self.criterion(o, batch.search_boxes[:, j]) for j, o in enumerate(outs)]
+        total = sum(p[0] for p in parts) / len(parts)
+        return total, {"total": float(total.detach()), "iou": float(np.mean([p[1]["iou"] for p in parts]))}
+
+
+def test_generic_trainer_runs_a_clip_task_and_freezes(tmp_path):
+    seqs = make_sequences()
+    cfg = small_cfg(epochs=1)
+    torch.manual_seed(0)
+    model = TinyTracker()
+    model.backbone.requires_grad_(False)  # a frozen backbone: no gradient, no optimiser state
+    before = _state(model)
+    log = train_task(model, TwoSearchFramesTask(cfg, TRACK), seqs, cfg=cfg, out_dir=tmp_path, progress=False)
+    assert len(log) == 1 and "keep_rate" not in log[0] and log[0]["loss"]["total"] > 0
+    after = _state(model)
+    assert all(torch.equal(before[k], after[k]) for k in before if k.startswith("backbone."))
+    assert not all(torch.equal(before[k], after[k]) for k in before if k.startswith("box_head.") and "weight" in k)
+    ck = torch.load(tmp_path / "checkpoint.pth", weights_only=False)
+    n_state = len(ck["optimizer"]["state"])
+    assert n_state == sum(1 for p in model.parameters() if p.requires_grad)
 
 
 # -- DDP -----------------------------------------------------------------------------------

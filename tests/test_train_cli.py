@@ -20,8 +20,8 @@ def test_train_cli_writes_run_folder_and_guards_resume(tmp_path, capsys):
     log = json.loads((out / "log.json").read_text())
     assert len(log) == 1 and log[0]["samples"] == 4
     # final weights load into the tracker of the same preset
-    from trackkit.track.tracker import from_preset
-    tracker = from_preset("ostrack-cpu", weights=str(out / "model.pth"))
+    from trackkit.families import build_tracker
+    tracker = build_tracker("ostrack-cpu", weights=str(out / "model.pth"))
     sd = torch.load(out / "checkpoint.pth", weights_only=False)["model"]
     assert all(torch.equal(v, sd[k]) for k, v in tracker.model.state_dict().items())
     # a second run into the same folder needs --resume; --resume of a finished run is a no-op

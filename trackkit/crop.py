@@ -1,4 +1,9 @@
-"""Batched template / search crops on the device, with OSTrack's ``sample_target`` geometry.
+"""Crop geometry shared by tracking and training: OSTrack's ``sample_target`` crops made in a
+batch on the device, the crop settings (:class:`TrackConfig`), the map back from a crop to the
+image, the box clip and the Hanning window.
+
+It sits below :mod:`trackkit.track` and :mod:`trackkit.train` (both crop the same way) and
+imports nothing of trackkit's.
 
 OSTrack (``lib/train/data/processing_utils.py``) crops one frame at a time in numpy / cv2:
 
@@ -29,6 +34,7 @@ textbook crop that uses every pixel.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Sequence as _Seq
 
 import numpy as np
@@ -157,3 +163,74 @@ def box_in_crop(box: np.ndarray, box_extract: np.ndarray, resize_factor: np.ndar
     c = (out_sz - 1) / 2 + (box[:, :2] + 0.5 * box[:, 2:] - ext[:, :2] - 0.5 * ext[:, 2:]) * rf
     wh = box[:, 2:] * rf
     return np.concatenate([c - 0.5 * wh, wh], axis=1) / out_sz
+
+
+@dataclass(frozen=True)
+class TrackConfig:
+    """How a tracker crops and post-processes (training crops with the same geometry).
+
+    Defaults are OSTrack-B/256: template 128 px at factor 2.0, search 256 px at factor 4.0,
+    a Hanning window on the score map, boxes clipped to the image with a 10 px margin.
+    """
+
+    template_size: int = 128
+    template_factor: float = 2.0
+    search_size: int = 256
+    search_factor: float = 4.0
+    hanning: bool = True
+    clip_margin: int = 10
+    # OSTrack's sample_target pads one pixel too many at the right/bottom, so the image's last
+    # column and row never enter a crop (see the module docstring). False = textbook crop.
+    border_quirk: bool = True
+    # ImageNet statistics: frames are divided by 255 then normalised.
+    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
+    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+
+
+def hann1d(n: int) -> torch.Tensor:
+    """OSTrack's centred Hanning window: ``0.5 * (1 - cos(2 pi k / (n + 1)))``, k = 1..n.
+    Non-zero at the border (unlike ``torch.hann_window``)."""
+    k = torch.arange(1, n + 1, dtype=torch.float64)
+    return (0.5 * (1 - torch.cos(2 * math.pi * k / (n + 1)))).float()
+
+
+def hann2d(n: int) -> torch.Tensor:
+    """Outer product of :func:`hann1d` with itself: ``(n, n)``."""
+    h = hann1d(n)
+    return h[:, None] * h[None, :]
+
+
+def map_box_back(pred: np.ndarray, prev: np.ndarray, resize_factor: np.ndarray, search_size: int) -> np.ndarray:
+    """Normalised cx, cy, w, h in the search crop -> x, y, w, h in the image.
+
+    The crop is taken as centred on the previous box's centre with side
+    ``search_size / resize_factor`` (OSTrack ignores the rounding of the crop corner).
+    All arrays are ``(B, ...)``; returns ``(B, 4)`` float64.
+    """
+    pred = np.asarray(pred, dtype=np.float64).reshape(-1, 4)
+    prev = np.asarray(prev, dtype=np.float64).reshape(-1, 4)
+    rf = np.asarray(resize_factor, dtype=np.float64).reshape(-1, 1)
+    box = pred * search_size / rf  # cx, cy, w, h in image pixels relative to the crop corner
+    half = 0.5 * search_size / rf[:, 0]
+    cx = box[:, 0] + (prev[:, 0] + 0.5 * prev[:, 2] - half)
+    cy = box[:, 1] + (prev[:, 1] + 0.5 * prev[:, 3] - half)
+    w, h = box[:, 2], box[:, 3]
+    return np.stack([cx - 0.5 * w, cy - 0.5 * h, w, h], axis=1)
+
+
+def clip_box(boxes: np.ndarray, sizes: np.ndarray, margin: float) -> np.ndarray:
+    """OSTrack's ``clip_box``: keep at least ``margin`` px of the box inside the image.
+
+    ``sizes`` is ``(B, 2)`` (H, W). The corner is clipped to ``[0, W - margin]``, the far
+    corner to ``[margin, W]``, and w, h are at least ``margin``.
+    """
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    sizes = np.asarray(sizes, dtype=np.float64).reshape(-1, 2)
+    hh, ww = sizes[:, 0], sizes[:, 1]
+    x1, y1 = boxes[:, 0], boxes[:, 1]
+    x2, y2 = x1 + boxes[:, 2], y1 + boxes[:, 3]
+    x1 = np.minimum(np.maximum(0, x1), ww - margin)
+    x2 = np.minimum(np.maximum(margin, x2), ww)
+    y1 = np.minimum(np.maximum(0, y1), hh - margin)
+    y2 = np.minimum(np.maximum(margin, y2), hh)
+    return np.stack([x1, y1, np.maximum(margin, x2 - x1), np.maximum(margin, y2 - y1)], axis=1)

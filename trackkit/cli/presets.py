@@ -14,17 +14,18 @@ def presets_table(params: bool = False):
     """pandas DataFrame, one row per registered preset."""
     import pandas as pd
 
-    from trackkit.models import get_preset, list_presets
+    from trackkit.families import get_preset, list_presets
 
     rows = []
     for name in list_presets():
         p = get_preset(name)
         m = p.model
-        row = {"preset": name, "arch": m.arch, "dim/depth/heads": f"{m.embed_dim}/{m.depth}/{m.num_heads}",
+        ce_loc = getattr(m, "ce_loc", ())  # the backbone's fields; the rest is the family's
+        row = {"preset": name, "family": p.family, "dim/depth/heads": f"{m.embed_dim}/{m.depth}/{m.num_heads}",
                "template/search": f"{m.template_size}/{m.search_size}",
-               "CE": "-" if not m.ce_loc else
-               f"{','.join(map(str, m.ce_loc))}@{'/'.join(f'{r:g}' for r in sorted(set(m.keep_ratios)))}",
-               "head": m.head, "epochs": p.train.epochs, "description": p.description}
+               "CE": "-" if not ce_loc else
+               f"{','.join(map(str, ce_loc))}@{'/'.join(f'{r:g}' for r in sorted(set(m.keep_ratios)))}",
+               "head": getattr(m, "head", "-"), "epochs": p.train.epochs, "description": p.description}
         if params:
             row["params (M)"] = round(count_params(p) / 1e6, 2)
         rows.append(row)
@@ -34,7 +35,7 @@ def presets_table(params: bool = False):
 def count_params(preset) -> int:
     import torch
 
-    from trackkit.models import build_model
+    from trackkit.families import build_model
 
     with torch.device("meta"):
         model = build_model(preset, load_pretrained_weights=False)
@@ -45,7 +46,7 @@ def run(args) -> int:
     if args.json:
         import json
 
-        from trackkit.models import get_preset, list_presets
+        from trackkit.families import get_preset, list_presets
 
         print(json.dumps({n: get_preset(n).to_dict() for n in list_presets()}, indent=2))
         return 0

@@ -1,6 +1,8 @@
 """trackkit profile --preset P [--json]: parameters, MACs, FLOPs, model-only latency."""
 from __future__ import annotations
 
+from trackkit.cli.options import add_overrides
+
 HELP = "parameters, MACs, FLOPs and latency of a preset"
 
 
@@ -11,7 +13,7 @@ def add_arguments(p) -> None:
     p.add_argument("--warmup", type=int, default=10, help="untimed forward passes (default 10)")
     p.add_argument("--runs", type=int, default=50, help="timed forward passes (default 50)")
     p.add_argument("--threads", type=int, default=None, help="torch threads for the timing")
-    p.add_argument("overrides", nargs="*", default=[], help="section.field=value overrides")
+    add_overrides(p)
 
 
 def run(args) -> int:

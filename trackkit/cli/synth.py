@@ -53,9 +53,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from trackkit.data.synth import get_preset, write_split
+    from trackkit.data.synth import get_synth_preset, write_split
 
-    cfg = get_preset(args.preset)
+    cfg = get_synth_preset(args.preset)
     changes = {k: getattr(args, k) for k in KNOBS if getattr(args, k) is not None}
     if "max_distractors" in changes:
         m = changes.pop("max_distractors")

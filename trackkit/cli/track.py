@@ -11,6 +11,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from trackkit.cli.options import add_overrides
+
 HELP = "run a tracker over a dataset and write result files"
 
 
@@ -25,12 +27,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch", type=int, default=1, help="sequences per forward pass (default 1)")
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
     p.add_argument("--layout", choices=["got10k", "pytracking"], default="got10k")
-    p.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
-                   help="preset override, e.g. track.hanning=false (repeatable)")
+    add_overrides(p)
     p.add_argument("--sequences", default=None, help="comma-separated sequence names to run (default all)")
     p.add_argument("--no-batch-invariant", action="store_true",
-                   help="let PyTorch pick CPU convolution kernels by batch size (faster, but boxes "
-                        "then differ in the last bits between batch sizes)")
+                   help="let PyTorch pick CPU kernels by batch size (faster, but boxes then differ "
+                        "in the last bits between batch sizes)")
     p.add_argument("--no-resume", action="store_true", help="rerun sequences that already have results")
     p.add_argument("--no-progress", action="store_true")
 
@@ -39,7 +40,7 @@ def run(args) -> int:
     from trackkit.data.readers import load_dataset
     from trackkit.errors import ConfigError
     from trackkit.track.runner import run_tracker
-    from trackkit.track.tracker import from_preset
+    from trackkit.families import build_tracker
 
     if args.batch < 1:
         raise ConfigError(f"--batch {args.batch}: must be >= 1")
@@ -53,8 +54,8 @@ def run(args) -> int:
         dataset = [by_name[n] for n in wanted]
     if args.weights is None:
         print("trackkit track: warning: no --weights, tracking with an untrained network", file=sys.stderr)
-    tracker = from_preset(args.preset, weights=args.weights, device=args.device, overrides=args.override,
-                          batch_invariant=not args.no_batch_invariant)
+    tracker = build_tracker(args.preset, weights=args.weights, device=args.device, overrides=args.overrides,
+                            batch_invariant=not args.no_batch_invariant)
     s = run_tracker(tracker, dataset, args.out, name=args.name, layout=args.layout, batch_size=args.batch,
                     resume=not args.no_resume, progress=not args.no_progress)
     print(f"{s.tracker}: {s.sequences} sequences tracked, {s.skipped} already done; {s.frames} frames in "

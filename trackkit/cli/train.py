@@ -6,20 +6,21 @@
 
 The output folder holds ``preset.json`` (the resolved preset), ``checkpoint.pth`` (latest,
 for ``--resume``), ``log.json`` (per epoch) and ``model.pth`` (final weights in the
-``trackkit.models.save_model`` format, loadable by ``trackkit track --weights``).
+``trackkit.families.save_model`` format, loadable by ``trackkit track --weights``).
 """
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+from trackkit.cli.options import add_overrides
+
 HELP = "train a preset"
 
 
 def add_arguments(p) -> None:
     p.add_argument("--preset", required=True, help="model preset name (see `trackkit presets`)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a preset field, e.g. train.epochs=3 or model.ce_keep_ratio=0.6 (repeatable)")
+    add_overrides(p)
     p.add_argument("--out", default=None, help="output folder (default: runs/train/<preset>)")
     p.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.pth")
     p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda when available)")
@@ -39,9 +40,9 @@ def training_sequences(args):
         from trackkit.data.readers import load_dataset
 
         return load_dataset(args.data)
-    from trackkit.data.synth import SynthDataset, get_preset
+    from trackkit.data.synth import SynthDataset, get_synth_preset
 
-    return SynthDataset(get_preset(args.synth_preset), args.synth_sequences, args.synth_frames,
+    return SynthDataset(get_synth_preset(args.synth_preset), args.synth_sequences, args.synth_frames,
                         seed=args.seed, split="train")
 
 
@@ -49,9 +50,8 @@ def run(args) -> int:
     import torch
 
     from trackkit.atomic import write_json
-    from trackkit.models import build_model, get_preset, save_model
+    from trackkit.families import get_preset, train_preset
     from trackkit.train import ddp
-    from trackkit.train.trainer import train
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     preset = get_preset(args.preset, args.overrides)
@@ -69,18 +69,13 @@ def run(args) -> int:
     info = ddp.init_from_env(device)
     try:
         torch.manual_seed(args.seed)  # the same initial weights on every rank and every run
-        model = build_model(preset)
-        m = preset.model
-        keep = m.keep_ratios[0] if m.ce_loc else None  # OSTrack schedules towards CE_KEEP_RATIO[0]
         if info.is_main:
             write_json(out / "preset.json", {**preset.to_dict(), "seed": args.seed,
                                              "data": args.data or {"synth_preset": args.synth_preset,
                                                                    "sequences": args.synth_sequences,
                                                                    "frames": args.synth_frames}})
-        log = train(model, training_sequences(args), cfg=preset.train, track=preset.track, out_dir=out,
-                    seed=args.seed, device=device, resume=args.resume, keep_ratio=keep,
-                    progress=not args.no_progress,
-                    weights_writer=lambda path, net: save_model(path, net, preset))
+        log = train_preset(preset, training_sequences(args), out, seed=args.seed, device=device,
+                           resume=args.resume, progress=not args.no_progress)
     finally:
         if info.enabled:
             torch.distributed.destroy_process_group()

@@ -1,20 +1,23 @@
-"""One-stream tracker networks: OSTrack (+ candidate elimination) and SimTrack.
+"""Shared network parts: the one-stream ViT backbone (+ candidate elimination), box heads,
+pretrained-weight reading; the OSTrack and SimTrack networks.
 
-    from trackkit.models import get_preset, build_model
-    p = get_preset("ostrack-cpu").override(["model.ce_keep_ratio=0.6"])
-    model = build_model(p)
-    out = model(template, search, template_box=None, keep_rate=None)
-    boxes = model.decode(out, window=None)
+Presets and model building live one layer up, in :mod:`trackkit.families`.
 """
-from trackkit.models.build import build_model
 from trackkit.models.config import ModelConfig
 from trackkit.models.onestream import OneStreamViT, set_trainable
 from trackkit.models.ostrack import OSTrack
-from trackkit.models.presets import Preset, get_preset, list_presets, register
 from trackkit.models.simtrack import SimTrack
-from trackkit.models.weights import load_model, load_pretrained, save_model
+from trackkit.models.weights import load_pretrained, read_state_dict
 
-__all__ = [
-    "ModelConfig", "OSTrack", "OneStreamViT", "Preset", "SimTrack", "build_model", "get_preset",
-    "list_presets", "load_model", "load_pretrained", "register", "save_model", "set_trainable",
-]
+__all__ = ["ModelConfig", "OSTrack", "OneStreamViT", "SimTrack", "load_pretrained", "read_state_dict",
+           "set_trainable"]
+
+_MOVED = {"build_model", "get_preset", "list_presets", "Preset", "load_model", "save_model"}
+
+
+def __getattr__(name: str):  # TEMPORARY, removed when the family refactor lands
+    if name in _MOVED:
+        import trackkit.families as families
+
+        return getattr(families, name)
+    raise AttributeError(f"module 'trackkit.models' has no attribute {name!r}")

@@ -11,7 +11,7 @@ tracking from its finished sequences (both are deterministic, so resumed artifac
 uninterrupted ones).
 
     w = cached_training(cache, preset, data=SyntheticData("default", 40, 60), seed=0)
-    model, preset = load_model(w.path)
+    model, preset = load_model(w.path)            # trackkit.families
     res = cached_tracking(cache, tracker, dataset, settings={...}, batch_size=16)
 """
 from __future__ import annotations
@@ -85,41 +85,39 @@ class SyntheticData:
     split: str = "train"
 
     def load(self, seed: int):
-        from trackkit.data.synth import SynthDataset, get_preset
+        from trackkit.data.synth import SynthDataset, get_synth_preset
 
-        return SynthDataset(get_preset(self.synth_preset), self.n_sequences, self.n_frames, seed=seed,
+        return SynthDataset(get_synth_preset(self.synth_preset), self.n_sequences, self.n_frames, seed=seed,
                             split=self.split)
 
 
 @dataclass(frozen=True)
 class TrainedWeights:
-    path: Path  # a trackkit.models.save_model checkpoint
+    path: Path  # a trackkit.families.save_model weights file
     key: str
     cached: bool  # True when this call found it built
     meta: dict
 
 
-def training_settings(preset, data: SyntheticData, seed: int, keep_ratio: float | None) -> dict:
-    """What determines trained weights: model, crop and training settings, data, seed, CE schedule
-    (the preset's name and description do not)."""
-    return {"kind": "weights", "model": asdict(preset.model), "track": asdict(preset.track),
-            "train": asdict(preset.train), "data": asdict(data), "seed": seed, "keep_ratio": keep_ratio}
+def training_settings(preset, data: SyntheticData, seed: int) -> dict:
+    """What determines trained weights: family, model, crop and training settings, data, seed
+    (the preset's name and description do not; the family's task reads its schedule, e.g. CE's
+    keep rate, from these settings)."""
+    return {"kind": "weights", "family": preset.family, "model": asdict(preset.model),
+            "track": asdict(preset.track), "train": asdict(preset.train), "data": asdict(data), "seed": seed}
 
 
-def cached_training(cache_dir: str | Path, preset, *, data: SyntheticData, seed: int = 0,
-                    keep_ratio: float | None = None, device: str = "cpu", progress: bool = True,
-                    log=print) -> TrainedWeights:
-    """Train ``preset`` on ``data`` once per settings key; later calls (any process) reuse it.
-
-    ``keep_ratio``: the end value of the CE keep-rate schedule (None: trained without CE; see
-    ``trackkit.train.trainer.train``). Initial weights come from ``torch.manual_seed(seed)``.
+def cached_training(cache_dir: str | Path, preset, *, data: SyntheticData, seed: int = 0, device: str = "cpu",
+                    progress: bool = True, log=print) -> TrainedWeights:
+    """Train ``preset`` (its family's task) on ``data`` once per settings key; later calls (any
+    process) reuse it. Initial weights come from ``torch.manual_seed(seed)``.
     """
     import torch
 
-    from trackkit.models import build_model, save_model
-    from trackkit.train.trainer import CHECKPOINT, train
+    from trackkit.families import train_preset
+    from trackkit.train.trainer import CHECKPOINT
 
-    key = settings_key(training_settings(preset, data, seed, keep_ratio))
+    key = settings_key(training_settings(preset, data, seed))
     folder = Path(cache_dir) / "weights" / key
     with locked(folder, log, "weights"):
         meta_path = folder / META_FILE
@@ -129,12 +127,10 @@ def cached_training(cache_dir: str | Path, preset, *, data: SyntheticData, seed:
         if log:
             log(f"{'resuming' if resume else 'training'} {preset.name} -> {folder}")
         torch.manual_seed(seed)
-        model = build_model(preset)
         t0 = time.perf_counter()
-        epochs = train(model, data.load(seed), cfg=preset.train, track=preset.track, out_dir=folder, seed=seed,
-                       device=device, resume=resume, keep_ratio=keep_ratio, progress=progress,
-                       weights_writer=lambda path, net: save_model(path, net, preset))
-        meta = {**training_settings(preset, data, seed, keep_ratio), "preset": preset.name, "key": key,
+        epochs = train_preset(preset, data.load(seed), folder, seed=seed, device=device, resume=resume,
+                              progress=progress)
+        meta = {**training_settings(preset, data, seed), "preset": preset.name, "key": key,
                 "wall_s": round(time.perf_counter() - t0, 1), "resumed": resume, "log": epochs}
         write_json(meta_path, meta)  # last: its presence marks the artifact complete
         return TrainedWeights(folder / WEIGHTS_FILE, key, False, meta)

@@ -1,13 +1,13 @@
-"""Online tracking: batched crops, the one-stream tracker, batched tracking, baselines and
-result writing."""
+"""Online tracking: the generic model tracker (a family supplies its policy), batched tracking,
+the one-stream policy, baselines and result writing."""
 from trackkit.track.baselines import BASELINES, GroundTruthTracker, InitBoxTracker
-from trackkit.track.batched import SequenceResult, track_batched
-from trackkit.track.config import TrackConfig
+from trackkit.track.batched import TrackedSequence, track_batched
+from trackkit.track.onestream import OneStreamTracking
 from trackkit.track.runner import RunSummary, run_tracker, track_sequence, write_result
-from trackkit.track.tracker import OneStreamTracker, Tracker, from_preset, hann1d, hann2d
+from trackkit.track.tracker import ModelTracker, State, Step, Tracker, TrackingPolicy, cat_states, index_state
 
 __all__ = [
-    "BASELINES", "GroundTruthTracker", "InitBoxTracker", "OneStreamTracker", "RunSummary", "SequenceResult",
-    "TrackConfig", "Tracker", "from_preset", "hann1d", "hann2d", "run_tracker", "track_batched",
-    "track_sequence", "write_result",
+    "BASELINES", "GroundTruthTracker", "InitBoxTracker", "ModelTracker", "OneStreamTracking", "RunSummary",
+    "State", "Step", "TrackedSequence", "Tracker", "TrackingPolicy", "cat_states", "index_state", "run_tracker",
+    "track_batched", "track_sequence", "write_result",
 ]

@@ -7,6 +7,10 @@ Layouts (one folder per tracker under ``out``):
 - ``pytracking``: ``<out>/<tracker>/<seq>.txt`` (tab separated, boxes cast to int as
   pytracking does) and ``<seq>_time.txt``.
 
+Beside them, a model tracker's per-frame records (its family's diagnostics: peak score, exit
+layer, memory quality ...) go to ``<seq>_records.csv`` (one column per record, one row per
+frame, empty at frame 0); the toolkits ignore that file.
+
 The formats are :mod:`trackkit.eval.results`' writers (one place for them); every file is
 written atomically, and a rerun skips sequences whose files are complete (resume). Frame times are per-frame wall times of the
 tracker's work (frame decoding excluded, as pytracking and the got10k toolkit time it); the
@@ -36,8 +40,9 @@ def result_paths(out: str | Path, tracker: str, seq: str, layout: str = "got10k"
 
 
 def write_result(out: str | Path, tracker: str, seq: str, boxes: np.ndarray, times: np.ndarray,
-                 layout: str = "got10k") -> Path:
-    """Write one sequence's boxes and times with the eval package's writers (atomic files)."""
+                 layout: str = "got10k", records: dict[str, np.ndarray] | None = None) -> Path:
+    """Write one sequence's boxes and times with the eval package's writers (atomic files), and
+    its per-frame records (if any) to ``<seq>_records.csv`` beside the time file."""
     from trackkit.eval.results import SequenceResult, write_got10k_results, write_pytracking_results
 
     box_path, _ = result_paths(out, tracker, seq, layout)
@@ -46,14 +51,28 @@ def write_result(out: str | Path, tracker: str, seq: str, boxes: np.ndarray, tim
         bad = int(np.flatnonzero(~np.isfinite(boxes).all(1))[0])
         raise ValueError(f"{seq}: non-finite predicted box at frame {bad}")
     res = {seq: SequenceResult(seq, [boxes], np.asarray(times, dtype=np.float64).reshape(-1, 1))}
-    if layout == "got10k":
+    if records:
+        import pandas as pd
+
+        from trackkit.atomic import atomic_open
+
+        with atomic_open(records_path(out, tracker, seq, layout), "w") as fh:
+            pd.DataFrame({k: np.asarray(v, dtype=np.float64) for k, v in records.items()}).to_csv(
+                fh, index_label="frame", float_format="%.9g")
+    if layout == "got10k":  # box file last: its presence marks the sequence finished
         write_got10k_results(Path(out) / tracker, res)
     else:
         write_pytracking_results(Path(out) / tracker, res)
     return box_path
 
 
-def is_finished(out: str | Path, tracker: str, seq, layout: str = "got10k") -> bool:
+def records_path(out: str | Path, tracker: str, seq: str, layout: str = "got10k") -> Path:
+    """Where a sequence's per-frame records go (beside its time file)."""
+    _, time_path = result_paths(out, tracker, seq, layout)
+    return time_path.with_name(f"{seq}_records.csv")
+
+
+def sequence_finished(out: str | Path, tracker: str, seq, layout: str = "got10k") -> bool:
     """A sequence is finished when both files exist and the box file has one line per frame
     (files are written atomically, so a crash leaves a sequence absent, never half written)."""
     box_path, time_path = result_paths(out, tracker, seq.name, layout)
@@ -83,8 +102,10 @@ class RunSummary:
         return self.frames / self.tracker_seconds if self.tracker_seconds > 0 else float("nan")
 
 
-def track_sequence(tracker, seq) -> tuple[np.ndarray, np.ndarray]:
-    """One sequence, one frame at a time through the :class:`Tracker` protocol."""
+def track_sequence(tracker, seq, records: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """One sequence, one frame at a time through the :class:`Tracker` protocol. With a dict
+    ``records``, the tracker's per-frame ``last_records`` (if it has them) are collected into it
+    (name -> (N,) array, NaN at frame 0)."""
     n = len(seq)
     boxes = np.zeros((n, 4))
     times = np.zeros(n)
@@ -98,6 +119,9 @@ def track_sequence(tracker, seq) -> tuple[np.ndarray, np.ndarray]:
         t0 = time.perf_counter()
         boxes[i] = tracker.track(frame)
         times[i] = time.perf_counter() - t0
+        if records is not None:
+            for k, v in getattr(tracker, "last_records", {}).items():
+                records.setdefault(k, np.full(n, np.nan))[i] = v
     return boxes, times
 
 
@@ -107,7 +131,7 @@ def run_tracker(tracker, dataset, out: str | Path, *, name: str | None = None, l
 
     Args:
         tracker: a :class:`~trackkit.track.tracker.Tracker`; with ``batch_size > 1`` it must be
-            a :class:`~trackkit.track.tracker.OneStreamTracker` (many sequences per forward).
+            a :class:`~trackkit.track.tracker.ModelTracker` (many sequences per forward).
         dataset: iterable of :class:`~trackkit.data.sequence.Sequence`.
         out: results root; files go to ``out/<name>/...`` in ``layout``.
         name: result folder name (default ``tracker.name``).
@@ -122,7 +146,7 @@ def run_tracker(tracker, dataset, out: str | Path, *, name: str | None = None, l
     name = name or getattr(tracker, "name", None) or type(tracker).__name__
     todo, skipped = [], 0
     for seq in dataset:
-        if resume and is_finished(out, name, seq, layout):
+        if resume and sequence_finished(out, name, seq, layout):
             skipped += 1
         else:
             todo.append(seq)
@@ -134,15 +158,16 @@ def run_tracker(tracker, dataset, out: str | Path, *, name: str | None = None, l
         if batch_size > 1:
             from trackkit.track.batched import track_batched
 
-            if not hasattr(tracker, "locate"):
+            if not hasattr(tracker, "step_batch"):
                 raise ConfigError(f"tracker {name!r} cannot run batched; use batch_size=1")
             for res in track_batched(tracker, todo, batch_size=batch_size, on_frames=bar.update):
-                write_result(out, name, res.name, res.boxes, res.times, layout)
+                write_result(out, name, res.name, res.boxes, res.times, layout, res.records)
                 spent += float(res.times.sum())
         else:
             for seq in todo:
-                boxes, times = track_sequence(tracker, seq)
-                write_result(out, name, seq.name, boxes, times, layout)
+                records: dict = {}
+                boxes, times = track_sequence(tracker, seq, records)
+                write_result(out, name, seq.name, boxes, times, layout, records)
                 spent += float(times.sum())
                 bar.update(len(seq))
     finally:

@@ -45,15 +45,16 @@ class ToyOneStream(nn.Module):
             "size_map": torch.sigmoid(m[:, 3:5]).clamp(1e-4, 1 - 1e-4),
         }
 
-    def decode(self, out, window=None):
+    def decode(self, out, window=None, return_score=False):
         score = out["score_map"][:, 0]
         if window is not None:
             score = score * window
         f = self.feat_size
-        idx = score.flatten(1).argmax(1)
+        best, idx = score.flatten(1).max(1)
         rows = torch.arange(len(idx), device=idx.device)
         off = out["offset_map"].flatten(2)[rows, :, idx]
         size = out["size_map"].flatten(2)[rows, :, idx]
         cx = ((idx % f).to(off.dtype) + off[:, 0]) / f
         cy = ((idx // f).to(off.dtype) + off[:, 1]) / f
-        return torch.stack([cx, cy, size[:, 0], size[:, 1]], dim=1)
+        boxes = torch.stack([cx, cy, size[:, 0], size[:, 1]], dim=1)
+        return (boxes, best) if return_score else boxes

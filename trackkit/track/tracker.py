@@ -1,30 +1,39 @@
-"""Online tracking with a one-stream model (OSTrack's ``lib/test/tracker/ostrack.py``).
+"""The generic tracker: crops, map-back, per-sequence state, deploy step; a family supplies the rest.
 
-Per sequence: crop the template around the initial box (template_factor, template_size) once;
-every later frame, crop the search region around the previous box (search_factor,
-search_size), run the model, multiply the score map by a Hanning window, decode a normalised
-cx, cy, w, h in the search crop, map it back to the image and clip it. No template update.
+A tracker family plugs in a :class:`TrackingPolicy` with three methods:
 
-Every step works on a batch of sequences (one row per sequence, no row depends on another),
-so :class:`OneStreamTracker` tracks one sequence and :mod:`trackkit.track.batched` runs many
-through the same two methods, :meth:`OneStreamTracker.make_template` and
-:meth:`OneStreamTracker.locate`.
+- ``deploy(model) -> model``: run once before tracking (``eval()``; re-parameterisation,
+  fusing, caches ...);
+- ``init(tracker, frames, boxes) -> State``: the per-sequence state from the first frames;
+- ``step(tracker, frames, state, prev) -> Step``: one frame for every row: boxes in image
+  pixels, the new state and per-frame records (score, exit layer, memory quality ...).
 
-Reading: OSTrack scales the prediction by ``search_size / resize_factor`` in float32 (a torch
-tensor) before the float64 map-back; here the whole post-processing is float64 (differences
-are far below a pixel).
+:class:`ModelTracker` owns everything that is the same for every family: the model on its
+device in its dtype, the template / search crops (:mod:`trackkit.crop`), the Hanning window,
+the map back to image coordinates and the clip, batch-invariant kernels and the previous box
+of each sequence. It tracks one sequence through the :class:`Tracker` protocol and many at
+once through :meth:`ModelTracker.init_batch` / :meth:`ModelTracker.step_batch`
+(:mod:`trackkit.track.batched`).
+
+**State** is a plain dict of tensors (or numpy arrays) whose first dimension is the batch:
+a template crop, a token memory, a box history. Rows never interact, so a batch's state is
+the concatenation of its sequences' states (:func:`cat_states`) and a sequence's state is a
+one-row slice (:func:`index_state`): that is what keeps batched tracking bit-identical to
+one-at-a-time tracking for every family.
 """
 from __future__ import annotations
 
 import contextlib
-import math
+from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 import torch
 
-from trackkit.track.config import TrackConfig
-from trackkit.track.crop import box_in_crop, normalize, sample_crops, stack_frames
+from trackkit.crop import TrackConfig, box_in_crop, clip_box, hann2d, map_box_back, normalize, sample_crops, stack_frames
+from trackkit.track.invariance import batch_invariant
+
+State = dict  # name -> (B, ...) tensor or array
 
 
 @runtime_checkable
@@ -43,186 +52,124 @@ class Tracker(Protocol):
     def track(self, frame: np.ndarray) -> np.ndarray: ...
 
 
-def hann1d(n: int) -> torch.Tensor:
-    """OSTrack's centred Hanning window: ``0.5 * (1 - cos(2 pi k / (n + 1)))``, k = 1..n.
-    Non-zero at the border (unlike ``torch.hann_window``)."""
-    k = torch.arange(1, n + 1, dtype=torch.float64)
-    return (0.5 * (1 - torch.cos(2 * math.pi * k / (n + 1)))).float()
+@dataclass
+class Step:
+    """What a family's step returns for a batch of B sequences."""
+
+    boxes: np.ndarray                                   # (B, 4) x, y, w, h image px, float64
+    state: State                                        # the new per-sequence state
+    records: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (B,) per-frame values
 
 
-def hann2d(n: int) -> torch.Tensor:
-    """Outer product of :func:`hann1d` with itself: ``(n, n)``."""
-    h = hann1d(n)
-    return h[:, None] * h[None, :]
+class TrackingPolicy(Protocol):
+    """A family's part of tracking (see the module docstring)."""
+
+    def deploy(self, model: torch.nn.Module) -> torch.nn.Module: ...
+
+    def init(self, tracker: "ModelTracker", frames, boxes: np.ndarray) -> State: ...
+
+    def step(self, tracker: "ModelTracker", frames, state: State, prev: np.ndarray) -> Step: ...
 
 
-def map_box_back(pred: np.ndarray, prev: np.ndarray, resize_factor: np.ndarray, search_size: int) -> np.ndarray:
-    """Normalised cx, cy, w, h in the search crop -> x, y, w, h in the image.
-
-    The crop is taken as centred on the previous box's centre with side
-    ``search_size / resize_factor`` (OSTrack ignores the rounding of the crop corner).
-    All arrays are ``(B, ...)``; returns ``(B, 4)`` float64.
-    """
-    pred = np.asarray(pred, dtype=np.float64).reshape(-1, 4)
-    prev = np.asarray(prev, dtype=np.float64).reshape(-1, 4)
-    rf = np.asarray(resize_factor, dtype=np.float64).reshape(-1, 1)
-    box = pred * search_size / rf  # cx, cy, w, h in image pixels relative to the crop corner
-    half = 0.5 * search_size / rf[:, 0]
-    cx = box[:, 0] + (prev[:, 0] + 0.5 * prev[:, 2] - half)
-    cy = box[:, 1] + (prev[:, 1] + 0.5 * prev[:, 3] - half)
-    w, h = box[:, 2], box[:, 3]
-    return np.stack([cx - 0.5 * w, cy - 0.5 * h, w, h], axis=1)
+def cat_states(states: list[State]) -> State:
+    """Rows of many states stacked into one batch (same keys in each)."""
+    if len(states) == 1:
+        return states[0]
+    out = {}
+    for k, v in states[0].items():
+        parts = [s[k] for s in states]
+        out[k] = torch.cat(parts) if isinstance(v, torch.Tensor) else np.concatenate(parts)
+    return out
 
 
-def clip_box(boxes: np.ndarray, sizes: np.ndarray, margin: float) -> np.ndarray:
-    """OSTrack's ``clip_box``: keep at least ``margin`` px of the box inside the image.
-
-    ``sizes`` is ``(B, 2)`` (H, W). The corner is clipped to ``[0, W - margin]``, the far
-    corner to ``[margin, W]``, and w, h are at least ``margin``.
-    """
-    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    sizes = np.asarray(sizes, dtype=np.float64).reshape(-1, 2)
-    hh, ww = sizes[:, 0], sizes[:, 1]
-    x1, y1 = boxes[:, 0], boxes[:, 1]
-    x2, y2 = x1 + boxes[:, 2], y1 + boxes[:, 3]
-    x1 = np.minimum(np.maximum(0, x1), ww - margin)
-    x2 = np.minimum(np.maximum(margin, x2), ww)
-    y1 = np.minimum(np.maximum(0, y1), hh - margin)
-    y2 = np.minimum(np.maximum(margin, y2), hh)
-    return np.stack([x1, y1, np.maximum(margin, x2 - x1), np.maximum(margin, y2 - y1)], axis=1)
+def index_state(state: State, i: int) -> State:
+    """Row ``i`` of a batch's state, kept as a batch of one."""
+    return {k: v[i:i + 1] for k, v in state.items()}
 
 
-@contextlib.contextmanager
-def batch_invariant_convolutions(model: torch.nn.Module):
-    """Run every float32 CPU ``Conv2d`` of ``model`` through oneDNN, whatever the batch size.
-
-    PyTorch picks the CPU convolution kernel per call: its native im2col + GEMM for a single
-    small input, oneDNN from batch 2 (NNPACK from 16 when oneDNN is off); the native kernel's
-    GEMM threads differently when it runs alone than inside the per-sample parallel loop. Each
-    sums in another order, so a sequence's boxes would depend on how many sequences share its
-    batch. oneDNN's direct convolution gave identical rows for batch 1, 2, 3 and 16 on every
-    head / patch-embedding shape tried (contiguous and channels-last inputs). Other devices,
-    dtypes and padding modes keep the module's own forward.
-    """
-    patched = []
-    for m in model.modules():
-        if type(m) is torch.nn.Conv2d and m.padding_mode == "zeros" and isinstance(m.padding, tuple):
-            m.forward = _onednn_forward(m)  # instance attribute shadows the class method
-            patched.append(m)
-    try:
-        yield
-    finally:
-        for m in patched:
-            del m.forward
-
-
-def _onednn_forward(conv: torch.nn.Conv2d):
-    def forward(x):
-        if x.device.type != "cpu" or x.dtype != torch.float32 or not torch.backends.mkldnn.is_available():
-            return torch.nn.Conv2d.forward(conv, x)
-        # one memory layout for every batch size (a token map reshaped to B, C, H, W is
-        # channels-last-like, with a batch stride that depends on B)
-        return torch.mkldnn_convolution(x.contiguous(), conv.weight, conv.bias, conv.padding, conv.stride,
-                                        conv.dilation, conv.groups)
-    return forward
-
-
-class OneStreamTracker:
-    """OSTrack-style tracker around a one-stream model.
+class ModelTracker:
+    """A network plus its family's tracking policy, on one device.
 
     Args:
-        model: ``model(template, search, template_box=None, keep_rate=None)`` and
-            ``model.decode(out, window=None) -> (B, 4)`` normalised cx, cy, w, h;
-            ``model.feat_size`` (side of the score map).
+        model: the network.
+        policy: the family's :class:`TrackingPolicy`.
         track_cfg: crop sizes / factors, Hanning on/off, clip margin, normalisation.
         device: where crops are made and the model runs.
         dtype: the model's floating type.
         name: used as the result folder name.
-        batch_invariant: on CPU, run every convolution through oneDNN whatever the batch size
-            (:func:`batch_invariant_convolutions`). PyTorch otherwise picks the convolution
-            kernel by batch size and the float32 sums differ in the last bits, so the boxes of
-            a sequence would depend on how many sequences share its batch. See
-            :mod:`trackkit.track.batched`. No effect on other devices.
+        batch_invariant: on CPU, run the model with kernels whose rows do not depend on the
+            batch size (:func:`trackkit.track.invariance.batch_invariant`), so a sequence's
+            boxes do not depend on how many sequences share its batch. No effect on other devices.
     """
 
-    def __init__(self, model: torch.nn.Module, track_cfg: TrackConfig, device: str | torch.device = "cpu",
-                 dtype: torch.dtype = torch.float32, name: str = "ostrack", batch_invariant: bool = True):
+    def __init__(self, model: torch.nn.Module, policy: TrackingPolicy, track_cfg: TrackConfig,
+                 device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32, name: str = "tracker",
+                 batch_invariant: bool = True):
         self.cfg = track_cfg
         self.device = torch.device(device)
         self.dtype = dtype
         self.name = name
         self.batch_invariant = batch_invariant
-        self.model = model.to(device=self.device, dtype=dtype).eval()
+        self.policy = policy
+        self.model = policy.deploy(model.to(device=self.device, dtype=dtype))
         feat = getattr(model, "feat_size", None)
         self.window = None
         if track_cfg.hanning and feat is not None:
             self.window = hann2d(int(feat)).to(device=self.device, dtype=dtype)
-        self._state = None
+        self._state: State | None = None
+        self._prev: np.ndarray | None = None
+        self.last_records: dict[str, float] = {}
+
+    # -- what every family's policy uses ---------------------------------------------------
+    def crop(self, frames, boxes: np.ndarray, which: str):
+        """Normalised crops ``(B, 3, s, s)`` around ``boxes`` (x, y, w, h px) for ``which`` in
+        ('template', 'search'), their resize factors ``(B,)`` and the frames' (H, W) ``(B, 2)``."""
+        c = self.cfg
+        factor, size = ((c.template_factor, c.template_size) if which == "template"
+                        else (c.search_factor, c.search_size))
+        imgs, sizes = stack_frames(frames, self.device)
+        crops, rf = sample_crops(imgs, sizes, boxes, factor, size, c.border_quirk)
+        return normalize(crops, c.mean, c.std).to(self.dtype), rf, sizes
+
+    def box_in_template(self, boxes: np.ndarray, resize_factor: np.ndarray) -> torch.Tensor:
+        """``(B, 4)`` normalised x1, y1, w, h of each box in its own template crop."""
+        tbox = box_in_crop(boxes, boxes, resize_factor, self.cfg.template_size)
+        return torch.as_tensor(tbox, device=self.device, dtype=self.dtype)
+
+    def to_image(self, pred: torch.Tensor, prev: np.ndarray, resize_factor: np.ndarray,
+                 sizes: np.ndarray) -> np.ndarray:
+        """Normalised cx, cy, w, h in the search crop -> clipped x, y, w, h image boxes (float64)."""
+        pred = pred.detach().to("cpu", torch.float64).numpy()
+        return clip_box(map_box_back(pred, prev, resize_factor, self.cfg.search_size), sizes, self.cfg.clip_margin)
+
+    def kernels(self) -> contextlib.AbstractContextManager:
+        """Batch-invariant kernels around a forward (CPU, when enabled)."""
+        if self.batch_invariant and self.device.type == "cpu":
+            return batch_invariant(self.model)
+        return contextlib.nullcontext()
 
     # -- batched primitives: one row per sequence, rows never interact ----------------------
-    def make_template(self, frames, boxes: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        """Template crops ``(B, 3, t, t)`` and template boxes ``(B, 4)`` (normalised x1, y1, w, h
-        in the template crop) for frames and their initial boxes."""
-        c = self.cfg
-        imgs, sizes = stack_frames(frames, self.device)
-        crops, rf = sample_crops(imgs, sizes, boxes, c.template_factor, c.template_size, c.border_quirk)
-        tbox = box_in_crop(boxes, boxes, rf, c.template_size)
-        z = normalize(crops, c.mean, c.std).to(self.dtype)
-        return z, torch.as_tensor(tbox, device=self.device, dtype=self.dtype)
+    @torch.inference_mode()
+    def init_batch(self, frames, boxes: np.ndarray) -> State:
+        with self.kernels():
+            return self.policy.init(self, frames, np.asarray(boxes, dtype=np.float64).reshape(-1, 4))
 
     @torch.inference_mode()
-    def locate(self, frames, template: torch.Tensor, template_box: torch.Tensor, prev: np.ndarray) -> np.ndarray:
-        """One tracking step for a batch: new ``(B, 4)`` x, y, w, h boxes (float64)."""
-        c = self.cfg
-        imgs, sizes = stack_frames(frames, self.device)
-        crops, rf = sample_crops(imgs, sizes, prev, c.search_factor, c.search_size, c.border_quirk)
-        x = normalize(crops, c.mean, c.std).to(self.dtype)
-        with self._conv_kernels():
-            out = self.model(template, x, template_box=template_box)
-        pred = self.model.decode(out, window=self.window).detach().to("cpu", torch.float64).numpy()
-        return clip_box(map_box_back(pred, prev, rf, c.search_size), sizes, c.clip_margin)
-
-    def _conv_kernels(self) -> contextlib.AbstractContextManager:
-        if self.batch_invariant and self.device.type == "cpu":
-            return batch_invariant_convolutions(self.model)
-        return contextlib.nullcontext()
+    def step_batch(self, frames, state: State, prev: np.ndarray) -> Step:
+        with self.kernels():
+            return self.policy.step(self, frames, state, np.asarray(prev, dtype=np.float64).reshape(-1, 4))
 
     # -- Tracker protocol --------------------------------------------------------------------
     def initialize(self, frame: np.ndarray, box: np.ndarray, sequence=None) -> None:
         box = np.asarray(box, dtype=np.float64).reshape(1, 4)
-        z, zb = self.make_template([frame], box)
-        self._state = (z, zb, box)
+        self._state = self.init_batch([frame], box)
+        self._prev = box
+        self.last_records = {}
 
     def track(self, frame: np.ndarray) -> np.ndarray:
         if self._state is None:
             raise RuntimeError("call initialize() before track()")
-        z, zb, prev = self._state
-        box = self.locate([frame], z, zb, prev)
-        self._state = (z, zb, box)
-        return box[0]
-
-
-def from_preset(name_or_preset, weights: str | None = None, device: str | torch.device = "cpu",
-                dtype: torch.dtype = torch.float32, overrides=(), batch_invariant: bool = True) -> OneStreamTracker:
-    """Build a tracker from a named preset (``trackkit.models.get_preset``).
-
-    ``weights``: a trackkit checkpoint (``save_model``) or any state dict file the models
-    package reads (official ``net`` / ``model`` / ``state_dict`` wrappers, ``module.`` prefixes);
-    it must fit the preset's network exactly. Without weights the network keeps its
-    initialisation (useful only for speed measurements).
-    """
-    from trackkit.errors import DataError
-    from trackkit.models import build_model, get_preset
-    from trackkit.models.weights import read_state_dict
-
-    preset = get_preset(name_or_preset, list(overrides))
-    model = build_model(preset, load_pretrained_weights=weights is None)
-    if weights is not None:
-        sd = read_state_dict(weights)
-        missing, unexpected = model.load_state_dict(sd, strict=False)
-        if missing or unexpected:
-            raise DataError(weights, f"weights do not fit preset {preset.name!r}: missing keys {sorted(missing)[:5]}"
-                                     f"{' ...' if len(missing) > 5 else ''}, unexpected keys {sorted(unexpected)[:5]}"
-                                     f"{' ...' if len(unexpected) > 5 else ''}")
-    return OneStreamTracker(model, preset.track, device=device, dtype=dtype, name=preset.name,
-                            batch_invariant=batch_invariant)
+        step = self.step_batch([frame], self._state, self._prev)
+        self._state, self._prev = step.state, step.boxes
+        self.last_records = {k: float(np.asarray(v).reshape(-1)[0]) for k, v in step.records.items()}
+        return step.boxes[0]

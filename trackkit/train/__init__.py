@@ -1,9 +1,12 @@
-"""Training: OSTrack-style pair sampling, batched crops and augmentation on the device,
-focal / GIoU / L1 losses, AdamW with backbone lr multiplier, step lr and CE keep-rate
-schedules, bit-exact checkpoint/resume and torchrun + DDP.
+"""Training: the generic loop (clip sampling, batched crops and augmentation on the device,
+AdamW with backbone lr multiplier, step lr, bit-exact checkpoint/resume, torchrun + DDP) and
+the per-family task it runs (:mod:`trackkit.train.task`); focal / GIoU / L1 losses and
+OSTrack's keep-rate schedule as shared parts.
 
     from trackkit.train import train
-    log = train(model, sequences, cfg=preset.train, track=preset.track, out_dir="runs/x")
+    log = train(model, task, sequences, cfg=preset.train, out_dir="runs/x")
+
+(``trackkit.families.train_preset`` builds model and task from a preset.)
 
 Names are imported lazily: ``trackkit.train.config`` (imported by every preset) stays light.
 """
@@ -14,13 +17,15 @@ import importlib
 from trackkit.train.config import TrainConfig
 
 _LAZY = {
-    "PairSampler": "sampler", "PairSpec": "sampler", "ShardedBatchSampler": "sampler",
+    "ClipSampler": "sampler", "ClipSpec": "sampler", "ShardedBatchSampler": "sampler",
+    "OneStreamPairTask": "task", "Task": "task", "ClipBatch": "augment",
     "TrackingLoss": "losses", "focal_loss": "losses", "gaussian_heatmap": "losses", "gaussian_radius": "losses",
     "build_optimizer": "schedule", "build_scheduler": "schedule", "keep_rate": "schedule",
     "make_batch": "augment", "train": "trainer",
 }
 
-__all__ = ["PairSampler", "PairSpec", "ShardedBatchSampler", "TrackingLoss", "TrainConfig", "build_optimizer",
+__all__ = ["ClipBatch", "ClipSampler", "ClipSpec", "OneStreamPairTask", "ShardedBatchSampler", "Task",
+           "TrackingLoss", "TrainConfig", "build_optimizer",
            "build_scheduler", "focal_loss", "gaussian_heatmap", "gaussian_radius", "keep_rate", "make_batch", "train"]
 
 

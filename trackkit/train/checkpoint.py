@@ -52,10 +52,32 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> dict[str, Any]:
         raise DataError(path, f"cannot read checkpoint ({type(e).__name__}: {e})") from None
 
 
-def save_weights(path: str | Path, model: torch.nn.Module) -> None:
-    """Final weights only: a plain ``state_dict`` (what ``model.load_state_dict`` takes)."""
+WEIGHTS_FORMAT = "trackkit-model-1"
+
+
+def save_weights(path: str | Path, model: torch.nn.Module, preset: dict | None = None) -> None:
+    """The one trackkit weights file: ``{'format': 'trackkit-model-1', 'preset': dict | None,
+    'state_dict': ...}`` (tensors on the CPU; atomic). ``preset`` is the resolved preset
+    (``Preset.to_dict()``) that rebuilds the network."""
+    obj = {"format": WEIGHTS_FORMAT, "preset": preset,
+           "state_dict": {k: v.detach().cpu() for k, v in unwrap(model).state_dict().items()}}
     with atomic_open(path, "wb") as fh:
-        torch.save(unwrap(model).state_dict(), fh)
+        torch.save(obj, fh)
+
+
+def read_weights(path: str | Path) -> tuple[dict, dict | None]:
+    """A :func:`save_weights` file -> (state dict, preset dict or None), read without
+    unpickling anything but tensors and plain containers."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(path, "weights file not found")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise DataError(path, f"not a valid trackkit weights file ({type(e).__name__}: {e})") from None
+    if not isinstance(obj, dict) or obj.get("format") != WEIGHTS_FORMAT:
+        raise DataError(path, f"not a trackkit weights file (no format {WEIGHTS_FORMAT!r})")
+    return obj["state_dict"], obj.get("preset")
 
 
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:

@@ -1,4 +1,7 @@
-"""Template/search pair sampling, OSTrack style (``lib/train/data/sampler.py``, causal mode).
+"""Training clip sampling: ``T`` template and ``S`` search frames of one sequence (OSTrack's
+``lib/train/data/sampler.py``, causal mode; pytracking's ``num_template_frames`` /
+``num_search_frames``). ``T = S = 1`` is OSTrack's pair; STDTrack's 8-frame dense clips and
+tracker families with template banks use the same code.
 
 The sample stream is a pure function of ``(seed, epoch, index)``: sample ``i`` of epoch ``e``
 draws everything it needs (sequence, frames, jitter, augmentation flags) from its own
@@ -9,20 +12,27 @@ draws everything it needs (sequence, frames, jitter, augmentation flags) from it
 - DDP ranks shard the same stream (:class:`ShardedBatchSampler`), and the samples seen by
   ``N`` ranks of batch ``B`` are those one process sees with batch ``N*B``.
 
-Sampling one pair (one template, one search frame, like OSTrack):
+Sampling one clip:
 
 1. a sequence uniformly at random; it must have more than ``min_visible`` visible frames and
    at least ``min_length`` frames (OSTrack: ``> 2*(1+1)`` and ``>= 20``), else redraw;
-2. the template frame among the visible frames, the search frame among the visible frames in
-   ``[t+1, t+max_gap+g)`` (causal); when there is none, ``g`` grows by 5 and both are redrawn;
-3. the search crop box is jittered as OSTrack's ``_get_jittered_box``:
+2. the base frame ``t`` among the visible frames (the first template), then the search frames
+   among the visible frames in ``[t+1, t+max_gap+g)`` (causal; ``S`` draws with replacement,
+   in time order — pytracking draws with replacement); when there is none, ``g`` grows by 5 and
+   both are redrawn. Further templates (``T > 1``) among the visible frames in
+   ``[t-max_gap-g, t)``, with replacement, in time order, before the base frame;
+3. each search crop box is jittered as OSTrack's ``_get_jittered_box``:
    ``wh' = wh * exp(N(0,1) * scale_jitter)``, ``c' = c + sqrt(w'h') * center_jitter * (U(0,1) - 0.5)``;
-   the template box is not jittered (OSTrack's template factors are 0).
-4. augmentation flags: grayscale for the whole pair with ``grayscale_prob`` (OSTrack's joint
+   template boxes are not jittered (OSTrack's template factors are 0).
+4. augmentation flags: grayscale for the whole clip with ``grayscale_prob`` (OSTrack's joint
    ``ToGrayscale``); an independent horizontal flip of each crop with ``flip_prob`` and an
    independent brightness factor ``U(max(0, 1-b), 1+b)`` per crop. OSTrack flips the pair
    jointly (p 0.5) and then each crop (p 0.5); the two compose to independent fair flips, which
    is what is drawn here.
+
+The order of the draws for ``T = S = 1`` is the order of OSTrack-style pair sampling before
+clips existed (sequence, template, search, jitter, grayscale, flips, brightness), so pair
+streams are unchanged.
 """
 from __future__ import annotations
 
@@ -39,41 +49,46 @@ from trackkit.train.config import TrainConfig
 
 
 @dataclass(frozen=True)
-class PairSpec:
-    """Everything about one training pair except the pixels."""
+class ClipSpec:
+    """Everything about one training clip except the pixels (T templates, S search frames)."""
 
     seq: int                       # index into the sampler's sequences
-    template_frame: int
-    search_frame: int
-    template_box: np.ndarray       # (4,) ground truth x, y, w, h px (also the template crop box)
-    search_box: np.ndarray         # (4,) ground truth in the search frame
-    search_extract: np.ndarray     # (4,) jittered box the search crop is taken around
+    template_frames: tuple[int, ...]
+    search_frames: tuple[int, ...]
+    template_boxes: np.ndarray     # (T, 4) ground truth x, y, w, h px (also the template crop boxes)
+    search_boxes: np.ndarray       # (S, 4) ground truth in the search frames
+    search_extract: np.ndarray     # (S, 4) jittered boxes the search crops are taken around
     gray: bool
-    flip_template: bool
-    flip_search: bool
-    bright_template: float
-    bright_search: float
+    flip_templates: tuple[bool, ...]
+    flip_search: tuple[bool, ...]
+    bright_templates: tuple[float, ...]
+    bright_search: tuple[float, ...]
 
 
-class PairSampler:
-    """Deterministic stream of :class:`PairSpec` over a list of sequences.
+class ClipSampler:
+    """Deterministic stream of :class:`ClipSpec` over a list of sequences.
 
     Args:
         sequences: any sequences (a :class:`~trackkit.data.Dataset`, a ``SynthDataset``, a list);
             only fully annotated ones are used.
         cfg: sampling and augmentation settings (``max_sample_interval``, jitter, aug probs).
         seed: stream seed.
+        num_templates, num_search: frames per clip (1 and 1: OSTrack's pairs).
         min_visible: a sequence needs strictly more visible frames than this.
         min_length: and at least this many frames.
     """
 
-    def __init__(self, sequences: _Seq[Sequence], cfg: TrainConfig, seed: int = 0,
-                 min_visible: int = 4, min_length: int = 20):
+    def __init__(self, sequences: _Seq[Sequence], cfg: TrainConfig, seed: int = 0, num_templates: int = 1,
+                 num_search: int = 1, min_visible: int = 4, min_length: int = 20):
+        if num_templates < 1 or num_search < 1:
+            raise ConfigError(f"a clip needs at least one template and one search frame "
+                              f"(got {num_templates} and {num_search})")
         # materialised once: lazy sources (SynthDataset) build a new object per access, and a
         # kept object keeps its per-sequence caches (textures), which makes frames cheaper
         self.sequences = [sequences[k] for k in range(len(sequences))]
         self.cfg = cfg
         self.seed = int(seed)
+        self.num_templates, self.num_search = int(num_templates), int(num_search)
         self._visible: dict[int, np.ndarray] = {}
         self.usable = []
         for k, seq in enumerate(self.sequences):
@@ -93,10 +108,11 @@ class PairSampler:
             self._visible[k] = vis
         return self._visible[k]
 
-    def __call__(self, epoch: int, index: int) -> PairSpec:
+    def __call__(self, epoch: int, index: int) -> ClipSpec:
         """Sample ``index`` of ``epoch``."""
         rng = np.random.default_rng([self.seed, int(epoch), int(index)])
         cfg = self.cfg
+        max_gap = cfg.max_sample_interval
         while True:
             k = self.usable[int(rng.integers(len(self.usable)))]
             vis = self.visible(k)
@@ -104,28 +120,39 @@ class PairSampler:
             gap = 0
             while True:
                 t = _pick_visible(rng, vis, 0, n - 1)  # leave room for a later search frame
-                s = None if t is None else _pick_visible(rng, vis, t + 1, t + cfg.max_sample_interval + gap)
-                if s is not None:
+                search = []
+                if t is not None:
+                    for _ in range(self.num_search):
+                        s = _pick_visible(rng, vis, t + 1, t + max_gap + gap)
+                        if s is None:
+                            break
+                        search.append(s)
+                if len(search) == self.num_search:
                     break
                 gap += 5
                 if gap > 5 * n:  # no visible frame after any visible frame: another sequence
+                    search = []
                     break
-            if s is None:
+            if not search:
                 continue
+            # earlier templates: before the base frame; the base frame again when none is visible
+            extra = [_pick_visible(rng, vis, t - max_gap - gap, t) for _ in range(self.num_templates - 1)]
+            templates = sorted(t if e is None else e for e in extra) + [t]
+            search = sorted(search)
             boxes = self.sequences[k].boxes
-            extract = jitter_box(rng, boxes[s], cfg.center_jitter, cfg.scale_jitter)
+            extract = np.stack([jitter_box(rng, boxes[s], cfg.center_jitter, cfg.scale_jitter) for s in search])
             # boxes of visible frames have w, h > 0 and exp() > 0, so ceil(sqrt(w'h') * factor)
             # >= 1: OSTrack's "crop_sz < 1 -> invalid pair" check can never fire here.
             b = cfg.brightness_jitter
-            return PairSpec(
-                seq=k, template_frame=int(t), search_frame=int(s),
-                template_box=boxes[t].copy(), search_box=boxes[s].copy(), search_extract=extract,
-                gray=bool(rng.random() < cfg.grayscale_prob),
-                flip_template=bool(rng.random() < cfg.flip_prob),
-                flip_search=bool(rng.random() < cfg.flip_prob),
-                bright_template=float(rng.uniform(max(0.0, 1 - b), 1 + b)),
-                bright_search=float(rng.uniform(max(0.0, 1 - b), 1 + b)),
-            )
+            gray = bool(rng.random() < cfg.grayscale_prob)
+            flip_t = tuple(bool(rng.random() < cfg.flip_prob) for _ in templates)
+            flip_s = tuple(bool(rng.random() < cfg.flip_prob) for _ in search)
+            bright_t = tuple(float(rng.uniform(max(0.0, 1 - b), 1 + b)) for _ in templates)
+            bright_s = tuple(float(rng.uniform(max(0.0, 1 - b), 1 + b)) for _ in search)
+            return ClipSpec(
+                seq=k, template_frames=tuple(int(i) for i in templates), search_frames=tuple(int(i) for i in search),
+                template_boxes=boxes[templates].copy(), search_boxes=boxes[search].copy(), search_extract=extract,
+                gray=gray, flip_templates=flip_t, flip_search=flip_s, bright_templates=bright_t, bright_search=bright_s)
 
 
 def _pick_visible(rng: np.random.Generator, vis: np.ndarray, lo: int, hi: int) -> int | None:
@@ -147,24 +174,26 @@ def jitter_box(rng: np.random.Generator, box: np.ndarray, center_jitter: float, 
     return np.concatenate([center - 0.5 * size, size])
 
 
-class PairFrames(torch.utils.data.Dataset):
-    """Map-style dataset over ``(epoch, index)`` keys: the spec plus the two frames (uint8).
+class ClipFrames(torch.utils.data.Dataset):
+    """Map-style dataset over ``(epoch, index)`` keys: the spec plus its template and search
+    frames (uint8).
 
     Frame decoding / rendering is the only per-sample CPU work, so it can run in DataLoader
     workers; cropping and augmentation happen batched on the device (:mod:`trackkit.train.augment`).
     """
 
-    def __init__(self, sampler: PairSampler):
+    def __init__(self, sampler: ClipSampler):
         self.sampler = sampler
 
     def __getitem__(self, key: tuple[int, int]):
         spec = self.sampler(*key)
         seq = self.sampler.sequences[spec.seq]
-        return spec, np.asarray(seq.frame(spec.template_frame)), np.asarray(seq.frame(spec.search_frame))
+        return (spec, [np.asarray(seq.frame(i)) for i in spec.template_frames],
+                [np.asarray(seq.frame(i)) for i in spec.search_frames])
 
 
-def collate_pairs(items):
-    """Keep specs and frames as lists (frames may differ in size)."""
+def collate_clips(items):
+    """Keep specs and frame lists as lists (frames may differ in size)."""
     specs, zs, xs = zip(*items)
     return list(specs), list(zs), list(xs)
 

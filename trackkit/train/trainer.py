@@ -1,11 +1,15 @@
-"""The training loop: pairs -> batched crops on the device -> model -> loss -> AdamW.
+"""The generic training loop: clips -> batched crops on the device -> model -> loss -> AdamW.
+
+A tracker family supplies a :class:`~trackkit.train.task.Task` (clip shape, batch building,
+forward, loss, per-epoch settings); everything else is here, the same for every family.
 
 One call of :func:`train` runs (or resumes) a whole run and leaves in ``out_dir``:
 
 - ``checkpoint.pth``: the latest end-of-epoch state (model, optimiser, scheduler, scaler,
   epoch, step, config, seed, RNG states of every rank, log), written atomically;
 - ``model.pth``: final weights as a plain ``state_dict``;
-- ``log.json``: one record per epoch (loss parts, lr per group, keep_rate, samples/s, wall time).
+- ``log.json``: one record per epoch (loss parts, lr per group, the task's per-epoch settings
+  such as OSTrack's keep_rate, samples/s, wall time).
 
 Resuming from ``checkpoint.pth`` reproduces the uninterrupted run exactly (same weights,
 bit for bit, on the same machine): every random draw is either restored from the checkpoint
@@ -23,9 +27,7 @@ from tqdm.auto import tqdm
 
 from trackkit.atomic import write_json
 from trackkit.errors import ConfigError
-from trackkit.track.config import TrackConfig
 from trackkit.train import ddp
-from trackkit.train.augment import make_batch
 from trackkit.train.checkpoint import (
     load_checkpoint,
     rng_state,
@@ -35,14 +37,9 @@ from trackkit.train.checkpoint import (
     unwrap,
 )
 from trackkit.train.config import TrainConfig
-from trackkit.train.losses import TrackingLoss
-from trackkit.train.sampler import (
-    PairFrames,
-    PairSampler,
-    ShardedBatchSampler,
-    collate_pairs,
-)
-from trackkit.train.schedule import build_optimizer, build_scheduler, keep_rate
+from trackkit.train.sampler import ClipFrames, ClipSampler, ShardedBatchSampler, collate_clips
+from trackkit.train.schedule import build_optimizer, build_scheduler
+from trackkit.train.task import Task
 
 CHECKPOINT = "checkpoint.pth"
 WEIGHTS = "model.pth"
@@ -66,26 +63,22 @@ def _amp(cfg: TrainConfig, device: torch.device) -> tuple[bool, torch.dtype]:
     return True, torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
-def train(model: torch.nn.Module, sequences: _Seq, *, cfg: TrainConfig, track: TrackConfig,
+def train(model: torch.nn.Module, task: Task, sequences: _Seq, *, cfg: TrainConfig,
           out_dir: str | Path, seed: int = 0, device: str = "cpu", resume: bool = False,
-          keep_ratio: float | None = None, stop_after_epoch: int | None = None,
-          progress: bool = True, weights_writer=None) -> list[dict]:
-    """Train ``model`` on pairs from ``sequences``; returns the per-epoch log.
+          stop_after_epoch: int | None = None, progress: bool = True, weights_writer=None) -> list[dict]:
+    """Train ``model`` on clips from ``sequences`` with a family's ``task``; returns the per-epoch log.
 
     Args:
-        model: takes ``(template, search, template_box=, keep_rate=)`` and returns a dict with
-            ``boxes`` (B, 4) cx, cy, w, h normalised (+ ``score_map`` for the focal loss).
-            Its parameter names put the backbone under ``backbone`` (lr multiplier).
+        model: the network; its parameter names put the backbone under ``backbone`` (lr
+            multiplier); parameters with ``requires_grad=False`` get no optimiser state.
+        task: the family's :class:`~trackkit.train.task.Task` (clip shape, batches, forward, loss).
         sequences: training sequences (fully annotated).
         cfg: optimisation, schedule, sampling and augmentation settings.
-        track: crop geometry (template/search size and factor) and normalisation.
         out_dir: where checkpoint, weights and log go (rank 0 writes).
         seed: seed of the pair stream and of every torch/numpy/python generator.
         device: ``cpu``, ``cuda`` (this rank's GPU under torchrun) or ``cuda:N``.
         resume: continue from ``out_dir/checkpoint.pth``; without it an existing checkpoint
             there is an error (never overwrite a run silently).
-        keep_ratio: the model's CE keep ratio (the schedule's end value); None = no CE, the
-            model gets ``keep_rate=None``.
         stop_after_epoch: end after this many completed epochs (to split a run in tests).
         progress: tqdm bar per epoch (rank 0).
         weights_writer: ``f(path, model)`` that writes the final weights (default: a plain
@@ -121,28 +114,27 @@ def train(model: torch.nn.Module, sequences: _Seq, *, cfg: TrainConfig, track: T
 
     net = ddp.wrap(model, dev, info)
     net.train()
-    sampler = PairSampler(sequences, cfg, seed=seed)
+    sampler = ClipSampler(sequences, cfg, seed=seed, num_templates=task.num_templates, num_search=task.num_search)
     batches = ShardedBatchSampler(cfg.samples_per_epoch, cfg.batch_size, info.rank, info.world_size)
     loader = torch.utils.data.DataLoader(
-        PairFrames(sampler), batch_sampler=batches, collate_fn=collate_pairs,
+        ClipFrames(sampler), batch_sampler=batches, collate_fn=collate_clips,
         num_workers=cfg.num_workers, generator=torch.Generator().manual_seed(seed))
-    criterion = TrackingLoss(cfg.focal_weight, cfg.giou_weight, cfg.l1_weight)
     params = [p for p in net.parameters() if p.requires_grad]
     last = cfg.epochs if stop_after_epoch is None else min(cfg.epochs, stop_after_epoch)
 
     for epoch in range(start_epoch, last):
         e1 = epoch + 1  # the official trainer counts epochs from 1
         batches.set_epoch(epoch)
-        rate = keep_rate(e1, keep_ratio, cfg.ce_start_epoch, cfg.ce_warm_epochs)
+        settings = task.begin_epoch(e1)
         sums: dict[str, float] = {}
         t0 = time.perf_counter()
         bar = tqdm(loader, total=len(batches), desc=f"epoch {e1}/{cfg.epochs}", leave=False,
                    disable=not (progress and info.is_main), dynamic_ncols=True)
         for specs, zs, xs in bar:
-            batch = make_batch(specs, zs, xs, track, dev)
+            batch = task.make_batch(specs, zs, xs, dev)
             with torch.autocast(dev.type, dtype=amp_dtype, enabled=use_amp):
-                out = net(batch.template, batch.search, template_box=batch.template_box, keep_rate=rate)
-            loss, parts = criterion(out, batch.search_box)
+                out = task.forward(net, batch)
+            loss, parts = task.loss(out, batch)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             if cfg.grad_clip > 0:
@@ -160,7 +152,7 @@ def train(model: torch.nn.Module, sequences: _Seq, *, cfg: TrainConfig, track: T
         scheduler.step()
         means = ddp.mean_over_ranks({k: v / len(batches) for k, v in sums.items()}, info)
         samples = len(batches) * cfg.batch_size * info.world_size
-        log.append({"epoch": e1, "step": step, "loss": means, "lr": lrs, "keep_rate": rate,
+        log.append({"epoch": e1, "step": step, "loss": means, "lr": lrs, **settings,
                     "samples": samples, "samples_per_s": samples / wall, "wall_s": wall})
         rngs = ddp.gather_objects(rng_state(), info)
         if info.is_main:

@@ -1,0 +1,112 @@
+"""From a preset to a network, a task, a tracker, a trained or saved model.
+
+The recipe layer above models / track / train: it reads the family registry
+(:mod:`trackkit.families.registry`) and puts the shared parts together.
+
+    preset = get_preset("ostrack-cpu", ["train.epochs=3"])
+    model = build_model(preset)                       # random init (+ local pretrained backbone)
+    log = train_preset(preset, sequences, "runs/x")   # writes runs/x/model.pth
+    tracker = build_tracker(preset, weights="runs/x/model.pth")
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from trackkit.errors import DataError
+from trackkit.families.registry import Preset, get_family, get_preset
+from trackkit.models.weights import load_pretrained, read_state_dict
+from trackkit.track.tracker import ModelTracker
+from trackkit.train.checkpoint import read_weights, save_weights
+
+
+def build_model(preset: Preset | str, load_pretrained_weights: bool = True) -> nn.Module:
+    """The network of a preset (or a preset name), random init.
+
+    With ``model.pretrained`` set, the backbone loads that local timm / MAE / trackkit-pretrain
+    file (position embeddings resampled); a missing file raises DataError naming it. The
+    trainable switch is applied after loading.
+    """
+    preset = get_preset(preset)
+    cfg = preset.model
+    sd = None
+    if cfg.pretrained and load_pretrained_weights:  # read first: a missing file fails fast
+        sd = read_state_dict(cfg.pretrained, source=cfg.pretrained_source)
+    model = get_family(preset.family).build(cfg)
+    if sd is not None:
+        load_pretrained(model.backbone, cfg.pretrained, source=cfg.pretrained_source, state_dict=sd)
+        model.set_trainable(cfg.trainable)
+    return model
+
+
+def build_task(preset: Preset | str):
+    """The family's training task for ``preset``."""
+    preset = get_preset(preset)
+    return get_family(preset.family).task(preset)
+
+
+def save_model(path: str | Path, model: nn.Module, preset: Preset) -> None:
+    """The one trackkit weights file: format, the resolved preset, the state dict (atomic)."""
+    save_weights(path, model, preset.to_dict())
+
+
+def load_model(path: str | Path) -> tuple[nn.Module, Preset]:
+    """Inverse of :func:`save_model` (also what ``trackkit train`` writes) -> (model in eval mode, preset)."""
+    state, preset_dict = read_weights(path)
+    if preset_dict is None:
+        raise DataError(path, "the weights file names no preset; load it with build_tracker(preset, weights=...)")
+    preset = Preset.from_dict(preset_dict)
+    model = build_model(preset, load_pretrained_weights=False)
+    _load_exactly(model, state, path, preset)
+    return model.eval(), preset
+
+
+def load_weights(model: nn.Module, path: str | Path, preset: Preset) -> nn.Module:
+    """Load a weights file (trackkit's, or any state dict :func:`read_state_dict` reads: official
+    ``net`` / ``model`` / ``state_dict`` wrappers, ``module.`` prefixes) that must fit exactly."""
+    _load_exactly(model, read_state_dict(path), path, preset)
+    return model
+
+
+def _load_exactly(model: nn.Module, state: dict, path, preset: Preset) -> None:
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        more = lambda keys: " ..." if len(keys) > 5 else ""
+        raise DataError(path, f"weights do not fit preset {preset.name!r}: missing keys {sorted(missing)[:5]}"
+                              f"{more(missing)}, unexpected keys {sorted(unexpected)[:5]}{more(unexpected)}")
+
+
+def build_tracker(preset: Preset | str, weights: str | Path | None = None, *, model: nn.Module | None = None,
+                  device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32,
+                  overrides=(), batch_invariant: bool = True, name: str | None = None) -> ModelTracker:
+    """A tracker for ``preset``: its family's policy around the network.
+
+    ``weights``: a trackkit weights file or any state dict file that fits the preset's network
+    exactly; or pass a built ``model``. With neither, the network keeps its initialisation
+    (useful only for speed measurements).
+    """
+    preset = get_preset(preset, list(overrides))
+    if model is None:
+        model = build_model(preset, load_pretrained_weights=weights is None)
+        if weights is not None:
+            load_weights(model, weights, preset)
+    policy = get_family(preset.family).tracking(preset)
+    return ModelTracker(model, policy, preset.track, device=device, dtype=dtype, name=name or preset.name,
+                        batch_invariant=batch_invariant)
+
+
+def train_preset(preset: Preset | str, sequences, out_dir: str | Path, *, model: nn.Module | None = None,
+                 seed: int = 0, device: str = "cpu", resume: bool = False, stop_after_epoch: int | None = None,
+                 progress: bool = True) -> list[dict]:
+    """Train ``preset`` (its family's task, its train settings) on ``sequences``; writes
+    ``out_dir/model.pth`` in :func:`save_model`'s format. Initial weights: ``model`` or
+    :func:`build_model` under the current torch seed."""
+    from trackkit.train.trainer import train
+
+    preset = get_preset(preset)
+    model = build_model(preset) if model is None else model
+    return train(model, build_task(preset), sequences, cfg=preset.train, out_dir=out_dir, seed=seed,
+                 device=device, resume=resume, stop_after_epoch=stop_after_epoch, progress=progress,
+                 weights_writer=lambda path, net: save_model(path, net, preset))
