@@ -10,7 +10,7 @@ Deltas on the shared parts:
 - tracking: :class:`~trackkit.track.onestream.OneStreamTracking` (template once, Hanning window);
 - converter: ``trackkit convert ostrack`` (official checkpoints).
 
-Presets, paper scale (figures in shared/reference/trackers.md and the paper):
+Presets, paper scale (the official experiment configs and the paper):
   ostrack-b256[-noce], ostrack-b384[-noce]  ViT-B/16 (MAE init), CE at blocks 3/6/9 (0-based), 0.7
   ostrack-tiny[-ce]                          ViT-Tiny as MAE-Lite (dim 192, 12 heads); STDTrack's baseline
 CPU scale (64 px template / 128 px search, dim 128, depth 4; trains in ~10 min on 2 cores):

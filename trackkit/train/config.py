@@ -1,4 +1,5 @@
-"""Training settings. Defaults are OSTrack-B/256's (shared/reference/trackers.md)."""
+"""Training settings. Defaults are OSTrack-B/256's (official config
+``experiments/ostrack/vitb_256_mae_ce_32x4_ep300.yaml``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass

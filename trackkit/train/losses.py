@@ -1,6 +1,6 @@
 """Tracking losses: OSTrack's weighted focal + GIoU + L1, SimTrack's GIoU + L1.
 
-Facts (shared/reference/trackers.md, OSTrack ``lib/train/actors/ostrack.py``):
+Facts (OSTrack ``lib/train/actors/ostrack.py`` and ``lib/utils/heapmap_utils.py``):
 
 - Focal (CenterNet style, alpha 2, beta 4): positives where the target heatmap is exactly 1,
   negatives weighted by ``(1 - t)^beta``; summed over the whole batch and divided by the
