@@ -1,8 +1,11 @@
-"""Model settings: one frozen dataclass that fully describes a one-stream tracker network.
+"""Model settings: frozen dataclasses that fully describe a network.
 
-Every field is an explicit constructor argument of the modules in :mod:`trackkit.models`;
-:func:`trackkit.models.build_model` reads nothing else. Named combinations live in
-:mod:`trackkit.models.presets`.
+:class:`BackboneConfig` holds the one-stream ViT's fields (:class:`~trackkit.models.onestream.
+OneStreamViT`: dims, crops, candidate elimination, pretrained weights, trainable switch); each
+tracker family's config subclasses it and adds its own fields, so every family shares the
+backbone's names, validation and override keys (``model.embed_dim=...``). Every field is an
+explicit constructor argument of a module; named combinations are the presets of
+:mod:`trackkit.families`.
 """
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ import math
 from dataclasses import dataclass
 
 from trackkit.errors import ConfigError
+from trackkit.models.onestream import MLP_ACTIVATIONS
 
 ARCHS = ("ostrack", "simtrack")
 HEADS = ("center", "corner")
@@ -17,38 +21,34 @@ CE_TEMPLATE_RANGES = ("CTR_POINT", "CTR_REC", "ALL", "GT_BOX")
 
 
 @dataclass(frozen=True)
-class ModelConfig:
-    """A one-stream ViT tracker (defaults: OSTrack-B/256 with candidate elimination).
+class BackboneConfig:
+    """The one-stream ViT (defaults: OSTrack-B/256's, with candidate elimination).
 
     Backbone (timm ViT blocks; any size through explicit dims)
       embed_dim, depth, num_heads, mlp_ratio, qkv_bias, patch_size, norm_eps
+      mlp_activation: 'gelu' (exact GELU: timm, MAE, OSTrack) or 'quick_gelu'
+        (x * sigmoid(1.702 x): OpenAI CLIP, so SimTrack).
+      patch_bias: bias in the patch projection (CLIP's conv1 has none).
       drop_path_rate: stochastic depth, linspace(0, rate, depth) as timm builds it.
       pretrained_grid: side of the position-embedding grid of the pretrained ViT (14 for
         224 px / 16); pos embeds of template and search are bicubic resamples of it.
       cls_token: add a class token (SimTrack: token order [template | cls | search | foveal]).
-      pre_norm: LayerNorm before the blocks (CLIP's ln_pre).
+      pre_norm: LayerNorm over all tokens before the blocks (CLIP's ln_pre).
     Inputs
       template_size, search_size: crop sides in px (must be multiples of patch_size).
     Candidate elimination (OSTrack)
       ce_loc: 0-based block indices holding a CE module; empty = no CE.
       ce_keep_ratio: one ratio for every CE block, or one per block (same length as ce_loc).
       ce_template_range: template rows whose attention scores the search tokens.
-    Head
-      head: 'center' (OSTrack CenterPredictor) or 'corner' (STARK corner predictor).
-      head_channels: first conv width (256 in both papers; halves three times).
-      bottleneck_dim: Linear(embed_dim, bottleneck_dim) before the corner head (0 = none).
-    SimTrack
-      foveal_size: side in px of the central template crop embedded as extra tokens (0 = off).
-      dist_pos_embed: template position embedding from FCs(R, cx, cy) of the target box.
     Weights and training
-      pretrained: local path of a timm / MAE ViT checkpoint to load (None = random init).
+      pretrained: local path of a timm / MAE / ``trackkit pretrain`` ViT checkpoint to load
+        (None = random init).
       pretrained_source: what file the paper used, for error messages and `presets`.
       trainable: 'all' | 'none' | 'last:N' | 'norm' -- which backbone parameters train
         (heads and tracker-specific modules always train); see models.onestream.set_trainable.
       fused_attn: use scaled_dot_product_attention wherever no attention map is needed.
     """
 
-    arch: str = "ostrack"
     embed_dim: int = 768
     depth: int = 12
     num_heads: int = 12
@@ -56,6 +56,8 @@ class ModelConfig:
     qkv_bias: bool = True
     patch_size: int = 16
     norm_eps: float = 1e-6
+    mlp_activation: str = "gelu"
+    patch_bias: bool = True
     drop_path_rate: float = 0.1
     pretrained_grid: int = 14
     cls_token: bool = False
@@ -65,11 +67,6 @@ class ModelConfig:
     ce_loc: tuple[int, ...] = (3, 6, 9)
     ce_keep_ratio: float | tuple[float, ...] = 0.7
     ce_template_range: str = "CTR_POINT"
-    head: str = "center"
-    head_channels: int = 256
-    bottleneck_dim: int = 0
-    foveal_size: int = 0
-    dist_pos_embed: bool = False
     pretrained: str | None = None
     pretrained_source: str = ""
     trainable: str = "all"
@@ -78,7 +75,7 @@ class ModelConfig:
     def __post_init__(self):
         problems = self.problems()
         if problems:
-            raise ConfigError("invalid model config: " + "; ".join(problems))
+            raise ConfigError(f"invalid {type(self).__name__}: " + "; ".join(problems))
 
     # -- derived -------------------------------------------------------------------------
     @property
@@ -105,23 +102,20 @@ class ModelConfig:
         return out
 
     def problems(self) -> list[str]:
+        """What is wrong with these settings (empty when valid); subclasses extend it."""
         p = []
-        if self.arch not in ARCHS:
-            p.append(f"arch={self.arch!r} is not one of {ARCHS}")
-        if self.head not in HEADS:
-            p.append(f"head={self.head!r} is not one of {HEADS}")
         if self.ce_template_range not in CE_TEMPLATE_RANGES:
             p.append(f"ce_template_range={self.ce_template_range!r} is not one of {CE_TEMPLATE_RANGES}")
+        if self.mlp_activation not in MLP_ACTIVATIONS:
+            p.append(f"mlp_activation={self.mlp_activation!r} is not one of {MLP_ACTIVATIONS}")
         if self.embed_dim % self.num_heads:
             p.append(f"embed_dim={self.embed_dim} is not divisible by num_heads={self.num_heads}")
-        for name in ("template_size", "search_size", "foveal_size"):
+        for name in ("template_size", "search_size"):
             v = getattr(self, name)
             if v < 0 or v % self.patch_size:
                 p.append(f"{name}={v} is not a non-negative multiple of patch_size={self.patch_size}")
         if self.template_size <= 0 or self.search_size <= 0:
             p.append("template_size and search_size must be positive")
-        if self.foveal_size and self.foveal_size >= self.template_size:
-            p.append(f"foveal_size={self.foveal_size} must be smaller than template_size={self.template_size}")
         bad = [i for i in self.ce_loc if not 0 <= i < self.depth]
         if bad:
             p.append(f"ce_loc {bad} outside the {self.depth} blocks (0-based)")
@@ -131,9 +125,43 @@ class ModelConfig:
             p.append(f"ce_keep_ratio has {len(self.ce_keep_ratio)} values for {len(self.ce_loc)} CE blocks")
         if any(not 0 < r <= 1 for r in self.keep_ratios):
             p.append(f"ce_keep_ratio={self.ce_keep_ratio} must lie in (0, 1]")
-        if self.head == "center" and self.bottleneck_dim:
-            p.append("bottleneck_dim applies to the corner head only")
         t = self.trainable
         if not (t in ("all", "none", "norm") or (t.startswith("last:") and t[5:].isdigit())):
             p.append(f"trainable={t!r}: use 'all', 'none', 'norm' or 'last:N'")
+        return p
+
+
+@dataclass(frozen=True)
+class ModelConfig(BackboneConfig):
+    """OSTrack's and SimTrack's networks: the backbone plus a box head (and SimTrack's parts).
+
+    Head
+      head: 'center' (OSTrack CenterPredictor) or 'corner' (STARK corner predictor).
+      head_channels: first conv width (256 in both papers; halves three times).
+      bottleneck_dim: Linear(embed_dim, bottleneck_dim) before the corner head (0 = none).
+    SimTrack
+      foveal_size: side in px of the central template crop embedded as extra tokens (0 = off).
+      dist_pos_embed: template position embedding from FCs(R, cx, cy) of the target box.
+    arch: which of the two networks ('ostrack' | 'simtrack').
+    """
+
+    arch: str = "ostrack"
+    head: str = "center"
+    head_channels: int = 256
+    bottleneck_dim: int = 0
+    foveal_size: int = 0
+    dist_pos_embed: bool = False
+
+    def problems(self) -> list[str]:
+        p = super().problems()
+        if self.arch not in ARCHS:
+            p.append(f"arch={self.arch!r} is not one of {ARCHS}")
+        if self.head not in HEADS:
+            p.append(f"head={self.head!r} is not one of {HEADS}")
+        if self.foveal_size < 0 or self.foveal_size % self.patch_size:
+            p.append(f"foveal_size={self.foveal_size} is not a non-negative multiple of patch_size={self.patch_size}")
+        if self.foveal_size and self.foveal_size >= self.template_size:
+            p.append(f"foveal_size={self.foveal_size} must be smaller than template_size={self.template_size}")
+        if self.head == "center" and self.bottleneck_dim:
+            p.append("bottleneck_dim applies to the corner head only")
         return p
