@@ -303,3 +303,27 @@ def test_every_trainable_parameter_gets_a_gradient(name):
     loss.backward()
     lacking = [n for n, t in m.named_parameters() if t.requires_grad and t.grad is None]
     assert lacking == []
+
+
+# -- backbone options (CLIP: QuickGELU, no patch bias) ---------------------------------------
+def test_backbone_activation_and_patch_bias_options():
+    from timm.layers import QuickGELU
+
+    from trackkit.models import OneStreamViT
+
+    kw = dict(embed_dim=32, depth=2, num_heads=2, template_size=64, search_size=128, pretrained_grid=8)
+    torch.manual_seed(0)
+    default = OneStreamViT(**kw).state_dict()
+    torch.manual_seed(0)
+    explicit = OneStreamViT(**kw, mlp_activation="gelu", patch_bias=True).state_dict()
+    assert default.keys() == explicit.keys() and all(torch.equal(default[k], explicit[k]) for k in default)
+    clip = OneStreamViT(**kw, mlp_activation="quick_gelu", patch_bias=False, pre_norm=True)
+    assert isinstance(clip.blocks[0].mlp.act, QuickGELU) and clip.patch_embed.proj.bias is None
+    x = torch.randn(5)
+    torch.testing.assert_close(clip.blocks[0].mlp.act(x), x * torch.sigmoid(1.702 * x))
+    # the bias no longer follows pre_norm (timm ties them)
+    assert OneStreamViT(**kw, pre_norm=True).patch_embed.proj.bias is not None
+    with pytest.raises(ConfigError, match="mlp_activation"):
+        OneStreamViT(**kw, mlp_activation="relu")
+    with pytest.raises(ConfigError, match="mlp_activation"):
+        get_preset("simtrack-cpu", ["model.mlp_activation=swish"])

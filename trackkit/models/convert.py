@@ -1,32 +1,65 @@
-"""Official OSTrack checkpoints -> trackkit models.
+"""Official OSTrack / SimTrack checkpoints -> trackkit models.
 
-The official ``OSTrack_ep0300.pth.tar`` keeps its weights under 'net' (layout in
-shared/reference/trackers.md). trackkit's backbone and center head use the same module
+OSTrack (botaoye/OSTrack): ``OSTrack_ep0300.pth.tar`` keeps its weights under 'net' (layout
+in shared/reference/trackers.md). trackkit's backbone and center head use the same module
 names, so the mapping only drops what the tracker never uses after fine-tuning
 (``backbone.cls_token`` and the pretrained-grid ``backbone.pos_embed``, already resampled
-into ``pos_embed_z`` / ``pos_embed_x``). Anything else that does not fit is listed in a
-DataError: keys missing from the file, keys the model lacks, shape mismatches.
+into ``pos_embed_z`` / ``pos_embed_x``).
+
+SimTrack (LPXTT/SimTrack, ``lib/models/stark/simtrack.py`` + ``clipvit16.py``): the backbone
+is OpenAI CLIP's visual transformer under ``backbone.visual.`` (``conv1``,
+``class_embedding``, ``positional_embedding``, ``ln_pre``, ``transformer.resblocks.i``
+with ``attn.in_proj_*`` / ``attn.out_proj``, ``ln_1``, ``ln_2``, ``mlp.c_fc`` / ``c_proj``,
+``ln_post``) beside ``backbone.pos_fc``; ``bottleneck`` and ``box_head`` (STARK's corner
+predictor, trackkit's names) sit at the top level. The official backbone resamples
+``positional_embedding[1:]`` to the search grid bilinearly at every forward; the converter
+does it once into ``pos_embed_x``. CLIP's image-text projection ``proj`` is unused.
+
+Anything that does not fit is listed in a DataError: keys missing from the file, keys the
+model lacks, shape mismatches.
 """
 from __future__ import annotations
 
+import math
+import re
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 from trackkit.errors import ConfigError, DataError
-from trackkit.models.build import build_model
-from trackkit.models.presets import Preset, get_preset
-from trackkit.models.weights import read_state_dict
+from trackkit.models.ostrack import OSTrack
+from trackkit.models.simtrack import SimTrack
+from trackkit.models.weights import read_checkpoint
 
 UNUSED_OFFICIAL_KEYS = ("backbone.cls_token", "backbone.pos_embed")
+UNUSED_SIMTRACK_KEYS = ("backbone.visual.proj",)
+
+# official SimTrack name -> trackkit name, first match wins
+_SIMTRACK_RENAMES = (
+    (r"backbone\.visual\.conv1\.", "backbone.patch_embed.proj."),
+    (r"backbone\.visual\.ln_pre\.", "backbone.norm_pre."),
+    (r"backbone\.visual\.ln_post\.", "backbone.norm."),
+    (r"backbone\.visual\.transformer\.resblocks\.(\d+)\.attn\.in_proj_(weight|bias)$",
+     r"backbone.blocks.\1.attn.qkv.\2"),
+    (r"backbone\.visual\.transformer\.resblocks\.(\d+)\.attn\.out_proj\.",
+     r"backbone.blocks.\1.attn.proj."),
+    (r"backbone\.visual\.transformer\.resblocks\.(\d+)\.ln_1\.", r"backbone.blocks.\1.norm1."),
+    (r"backbone\.visual\.transformer\.resblocks\.(\d+)\.ln_2\.", r"backbone.blocks.\1.norm2."),
+    (r"backbone\.visual\.transformer\.resblocks\.(\d+)\.mlp\.c_fc\.",
+     r"backbone.blocks.\1.mlp.fc1."),
+    (r"backbone\.visual\.transformer\.resblocks\.(\d+)\.mlp\.c_proj\.",
+     r"backbone.blocks.\1.mlp.fc2."),
+    (r"backbone\.pos_fc\.", "pos_fc."),
+    (r"bottleneck\.", "box_head.bottleneck."),
+    (r"box_head\.", "box_head."),
+)
 
 
-def map_official_ostrack(sd: dict[str, torch.Tensor], model: torch.nn.Module,
-                         where: str | Path | None = None) -> dict[str, torch.Tensor]:
-    """Official OSTrack state dict -> a state dict that loads strictly into ``model``."""
+def _check_fit(mapped: dict, model: torch.nn.Module, where) -> dict:
+    """Fill BN step counters older checkpoints lack; raise DataError listing what does not fit."""
     own = model.state_dict()
-    mapped = {k: v for k, v in sd.items() if k not in UNUSED_OFFICIAL_KEYS}
-    for k, v in own.items():  # checkpoints saved by older torch lack BN step counters
+    for k, v in own.items():
         if k.endswith("num_batches_tracked") and k not in mapped:
             mapped[k] = v
     missing = sorted(set(own) - set(mapped))
@@ -46,19 +79,86 @@ def map_official_ostrack(sd: dict[str, torch.Tensor], model: torch.nn.Module,
     return mapped
 
 
-def convert_ostrack(checkpoint: str | Path | dict, preset: Preset | str,
-                    trust: bool = False) -> torch.nn.Module:
-    """Build ``preset``'s model and load an official OSTrack checkpoint (path or state dict)
-    into it; returns the model in eval mode."""
-    preset = get_preset(preset) if isinstance(preset, str) else preset
-    if preset.model.arch != "ostrack":
-        raise ConfigError(f"preset {preset.name!r} is a {preset.model.arch} model, not OSTrack")
+def map_official_ostrack(sd: dict[str, torch.Tensor], model: torch.nn.Module,
+                         where: str | Path | None = None) -> dict[str, torch.Tensor]:
+    """Official OSTrack state dict -> a state dict that loads strictly into ``model``."""
+    mapped = {k: v for k, v in sd.items() if k not in UNUSED_OFFICIAL_KEYS}
+    return _check_fit(mapped, model, where)
+
+
+def _bilinear_grid(grid_pos: torch.Tensor, side: int, where) -> torch.Tensor:
+    """(G*G, D) -> (1, side*side, D), as clipvit16.py resamples: bilinear, align_corners=False."""
+    n, d = grid_pos.shape
+    g = math.isqrt(n)
+    if g * g != n:
+        raise DataError(where, f"backbone.visual.positional_embedding has {n + 1} rows: not "
+                               "a class token plus a square grid")
+    img = grid_pos.float().reshape(1, g, g, d).permute(0, 3, 1, 2)
+    out = F.interpolate(img, size=(side, side), mode="bilinear", align_corners=False)
+    return out.flatten(2).transpose(1, 2)
+
+
+def map_official_simtrack(sd: dict[str, torch.Tensor], model: torch.nn.Module,
+                          where: str | Path | None = None) -> dict[str, torch.Tensor]:
+    """Official SimTrack state dict (CLIP names) -> a state dict that loads strictly into
+    ``model`` (a trackkit SimTrack with cls_token, pre_norm and dist_pos_embed)."""
+    mapped, unknown = {}, []
+    for k, v in sd.items():
+        if k in UNUSED_SIMTRACK_KEYS:
+            continue
+        if k == "backbone.visual.class_embedding":
+            mapped["backbone.cls_token"] = v.reshape(1, 1, -1)
+            continue
+        if k == "backbone.visual.positional_embedding":
+            cfg = model.cfg
+            mapped["backbone.pos_embed_cls"] = v[:1].reshape(1, 1, -1)
+            mapped["backbone.pos_embed_x"] = _bilinear_grid(v[1:], cfg.feat_size, where)
+            # the distinguishable embedding replaces it; filled the same way so the file is whole
+            mapped["backbone.pos_embed_z"] = _bilinear_grid(v[1:], cfg.template_grid, where)
+            continue
+        for pattern, repl in _SIMTRACK_RENAMES:
+            new, n = re.subn("^" + pattern, repl, k)
+            if n:
+                mapped[new] = v
+                break
+        else:
+            unknown.append(k)
+    if unknown:
+        raise DataError(where, f"not official SimTrack keys (or not used by it): {sorted(unknown)}")
+    return _check_fit(mapped, model, where)
+
+
+_KINDS = {"ostrack": (OSTrack, map_official_ostrack), "simtrack": (SimTrack, map_official_simtrack)}
+
+
+def convert_official(kind: str, checkpoint: str | Path | dict, preset,
+                     trust: bool = False) -> tuple[torch.nn.Module, list[str]]:
+    """Build ``preset``'s network (a resolved preset: ``.name``, ``.model``) and load an
+    official ``kind`` ('ostrack' | 'simtrack') checkpoint into it: a path, or a dict of tensors
+    or {'net': tensors}. Returns (model in eval mode, notes on what reading the file skipped).
+    """
+    if kind not in _KINDS:
+        raise ConfigError(f"unknown checkpoint kind {kind!r}; known: {', '.join(_KINDS)}")
+    if preset.model.arch != kind:
+        raise ConfigError(f"preset {preset.name!r} is a {preset.model.arch} model, not {kind}")
     if isinstance(checkpoint, dict):
-        sd, where = checkpoint, None
+        sd, where, skipped = checkpoint, None, []
         if isinstance(sd.get("net"), dict):
             sd = sd["net"]
     else:
-        sd, where = read_state_dict(checkpoint, trust=trust), checkpoint
-    model = build_model(preset, load_pretrained_weights=False)
-    model.load_state_dict(map_official_ostrack(sd, model, where), strict=True)
-    return model.eval()
+        ckpt = read_checkpoint(checkpoint, trust=trust)
+        sd, where, skipped = ckpt.state_dict, checkpoint, ckpt.skipped
+    network, mapper = _KINDS[kind]
+    model = network.from_config(preset.model)
+    model.load_state_dict(mapper(sd, model, where), strict=True)
+    return model.eval(), skipped
+
+
+def convert_ostrack(checkpoint: str | Path | dict, preset, trust: bool = False) -> torch.nn.Module:
+    """An official OSTrack checkpoint in ``preset``'s network (eval mode)."""
+    return convert_official("ostrack", checkpoint, preset, trust)[0]
+
+
+def convert_simtrack(checkpoint: str | Path | dict, preset, trust: bool = False) -> torch.nn.Module:
+    """An official SimTrack checkpoint in ``preset``'s network (eval mode)."""
+    return convert_official("simtrack", checkpoint, preset, trust)[0]

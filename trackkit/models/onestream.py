@@ -29,10 +29,15 @@ from functools import partial
 import torch
 import torch.nn.functional as F
 from timm.layers import resample_abs_pos_embed
+from timm.layers import PatchEmbed
 from timm.models.vision_transformer import VisionTransformer
 from torch import nn
 
 from trackkit.errors import ConfigError
+
+# MLP activations by config name: exact GELU (timm / MAE / OSTrack) and CLIP's QuickGELU
+# x * sigmoid(1.702 x) (OpenAI CLIP, so SimTrack's backbone).
+MLP_ACTIVATIONS = ("gelu", "quick_gelu")
 
 
 def resample_pos(pos: torch.Tensor, grid: int) -> torch.Tensor:
@@ -115,6 +120,9 @@ class OneStreamViT(nn.Module):
     attend like every other token, are never eliminated and come back under 'extra'.
     keep_rate overrides the ratio of every eliminating CE block (OSTrack's training schedule;
     >= 1 disables elimination); None uses each block's own ratio.
+    mlp_activation: 'gelu' (exact, timm's default) or 'quick_gelu' (CLIP); patch_bias: whether
+    the patch projection has a bias (CLIP's conv1 has none); pre_norm: CLIP's ln_pre, applied
+    to all tokens (template, cls, search, extra) after their position embeddings.
     """
 
     def __init__(self, *, embed_dim: int, depth: int, num_heads: int, mlp_ratio: float = 4.0,
@@ -122,8 +130,15 @@ class OneStreamViT(nn.Module):
                  drop_path_rate: float = 0.0, pretrained_grid: int = 14, template_size: int = 128,
                  search_size: int = 256, cls_token: bool = False, pre_norm: bool = False,
                  ce_loc: tuple[int, ...] = (), ce_keep_ratio: tuple[float, ...] = (),
-                 ce_template_range: str = "CTR_POINT", fused_attn: bool = True):
+                 ce_template_range: str = "CTR_POINT", fused_attn: bool = True,
+                 mlp_activation: str = "gelu", patch_bias: bool = True):
         super().__init__()
+        if mlp_activation not in MLP_ACTIVATIONS:
+            raise ConfigError(f"mlp_activation={mlp_activation!r} is not one of {MLP_ACTIVATIONS}")
+
+        def patch_embed_layer(**kwargs):  # timm ties the bias to pre_norm; here it is explicit
+            return PatchEmbed(**(kwargs | {"bias": patch_bias}))
+
         # Build a stock timm ViT at the pretrained size and keep its parts: timm's own init,
         # parameter names identical to timm / MAE / OSTrack checkpoints (blocks.i.attn.qkv ...).
         # nn.LayerNorm (not timm's subclass) so legacy thop counts norms like the official model.
@@ -131,7 +146,9 @@ class OneStreamViT(nn.Module):
             img_size=pretrained_grid * patch_size, patch_size=patch_size, num_classes=0,
             global_pool="", embed_dim=embed_dim, depth=depth, num_heads=num_heads,
             mlp_ratio=mlp_ratio, qkv_bias=qkv_bias, class_token=cls_token, pre_norm=pre_norm,
-            drop_path_rate=drop_path_rate, norm_layer=partial(nn.LayerNorm, eps=norm_eps))
+            drop_path_rate=drop_path_rate, norm_layer=partial(nn.LayerNorm, eps=norm_eps),
+            act_layer=None if mlp_activation == "gelu" else mlp_activation,
+            embed_layer=patch_embed_layer)
         vit.patch_embed.strict_img_size = False  # 128/256 px crops through a 224 px embed
         self.patch_embed = vit.patch_embed
         self.norm_pre = vit.norm_pre
@@ -156,6 +173,19 @@ class OneStreamViT(nn.Module):
         self.ce_ratio = {int(i): float(r) for i, r in zip(ce_loc, ce_keep_ratio)}
         self.ce_template_range = ce_template_range
         self.set_fused_attn(fused_attn)
+
+    @classmethod
+    def from_config(cls, cfg) -> "OneStreamViT":
+        """The backbone a :class:`trackkit.models.config.ModelConfig` describes."""
+        return cls(
+            embed_dim=cfg.embed_dim, depth=cfg.depth, num_heads=cfg.num_heads,
+            mlp_ratio=cfg.mlp_ratio, qkv_bias=cfg.qkv_bias, patch_size=cfg.patch_size,
+            norm_eps=cfg.norm_eps, drop_path_rate=cfg.drop_path_rate,
+            pretrained_grid=cfg.pretrained_grid, template_size=cfg.template_size,
+            search_size=cfg.search_size, cls_token=cfg.cls_token, pre_norm=cfg.pre_norm,
+            ce_loc=cfg.ce_loc, ce_keep_ratio=cfg.keep_ratios,
+            ce_template_range=cfg.ce_template_range, fused_attn=cfg.fused_attn,
+            mlp_activation=cfg.mlp_activation, patch_bias=cfg.patch_bias)
 
     def set_fused_attn(self, fused: bool) -> None:
         self.fused_attn = fused

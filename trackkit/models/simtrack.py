@@ -3,12 +3,14 @@
 Readings (papers/simtrack.md, shared/reference/trackers.md, the public code's behaviour):
 - Token order [template | cls | search | foveal]; the foveal tokens are dropped after the
   backbone and the corner head reads the search tokens (after a Linear(D, 256) bottleneck).
-- Foveal window: the central ``foveal_size`` px crop of the template is embedded with the same
-  patch projection. Sim-B/16 (112 px template, 64 px window) puts its patch lines half a patch
-  off the template's; each foveal token's position embedding is the mean of the two diagonal
-  template neighbours it sits between (the public code's choice: top-left and bottom-right
-  neighbours). For a window whose lines coincide with the template grid the two neighbours
-  are the same cell.
+- Foveal window (official clipvit16.py, all geometries): a ``foveal_size`` px crop of the
+  template is embedded with the same patch projection. With t, f the template and window
+  sides in patches and p = (t - f) // 2, the crop starts at (t - f) * P / 2 px (the centre;
+  Sim-B/16: 24 px, half a patch off the template grid), except where (t - f) % (2 f) == 0,
+  where the official code shifts the template by half a patch and takes patches p .. p+f-1,
+  i.e. starts at p * P + P / 2. Foveal token (i, j) gets the mean of the template position
+  embeddings of cells (p+i, p+j) and (p+i+1, p+j+1) -- also when its patch coincides with
+  cell (p+i, p+j) (t - f even, no shift), as the official code does.
 - Distinguishable position embedding (dist_pos_embed=True): for each template patch,
   R = fraction of the patch covered by the target box, input [(R+1)/2, cx, cy] with the patch
   centre normalised to the template; FCs = Linear(3, D/2) -> ReLU -> Linear(D/2, D) -> Sigmoid,
@@ -17,6 +19,11 @@ Readings (papers/simtrack.md, shared/reference/trackers.md, the public code's be
   pos embed is used instead.
 - The search pos embed is the pretrained grid resampled to the search grid (identity at
   224 px / 16) and the cls token keeps its pretrained embedding.
+- Backbone (simtrack-b16): OpenAI CLIP ViT-B/16 as the official clipvit16.py runs it: ln_pre
+  over all tokens after the position embeddings, LayerNorm eps 1e-5, QuickGELU MLPs, no
+  patch-projection bias, ln_post on all tokens.
+- Template box at tracking time: see :func:`simtrack_template_box` (the official tracker
+  assumes the target centred in the template crop).
 """
 from __future__ import annotations
 
@@ -24,8 +31,8 @@ import torch
 from torch import nn
 
 from trackkit.models.config import ModelConfig
-from trackkit.models.ostrack import OSTrack, build_backbone, build_head
-from trackkit.models.onestream import set_trainable
+from trackkit.models.ostrack import OSTrack, build_head
+from trackkit.models.onestream import OneStreamViT, set_trainable
 
 
 def patch_box_ratio(template_box: torch.Tensor, grid: int) -> torch.Tensor:
@@ -40,6 +47,28 @@ def patch_box_ratio(template_box: torch.Tensor, grid: int) -> torch.Tensor:
     return (oy[:, :, None] * ox[:, None, :]).flatten(1)
 
 
+def simtrack_template_box(boxes_xywh_px, resize_factor, template_size: int) -> torch.Tensor:
+    """The template box the official SimTrack tracker feeds the distinguishable embedding.
+
+    boxes_xywh_px: (B,4) or (4,) target box x,y,w,h in image pixels (the box the template crop
+    was cut around; x, y are not used). resize_factor: float or (B,) template crop scale
+    (template_size / crop side, as the crop returns it). Returns (B,4) float32 x1,y1,w,h
+    normalised by template_size.
+
+    Reading of LPXTT/SimTrack lib/test/tracker/simtrack.py (initialize): the size is the image
+    box size times the resize factor, in float32 and not rounded; the corner assumes the target
+    centred on the crop, at size/2 - size_wh/2, truncated towards zero by int() (so -68.4 ->
+    -68 for a target wider than the crop, not floor's -69). The rounding of the crop origin is
+    ignored, as there.
+    """
+    b = torch.as_tensor(boxes_xywh_px, dtype=torch.float32)
+    b = b.reshape(-1, 4)
+    rf = torch.as_tensor(resize_factor, dtype=torch.float32).reshape(-1, 1)
+    wh = b[:, 2:] * rf
+    corner = torch.trunc(template_size / 2 - wh / 2)
+    return torch.cat([corner, wh], dim=1) / template_size
+
+
 class SimTrack(OSTrack):
     def __init__(self, backbone, box_head, cfg: ModelConfig):
         super().__init__(backbone, box_head, cfg)
@@ -51,11 +80,12 @@ class SimTrack(OSTrack):
         self.register_buffer("patch_cy", centres.repeat_interleave(g), persistent=False)
         if cfg.foveal_size:
             P = cfg.patch_size
-            off = (cfg.template_size - cfg.foveal_size) / 2  # px
-            self.foveal_px = int(off)
             fg = cfg.foveal_size // P
-            pos = off / P + torch.arange(fg, dtype=torch.float64)  # template-cell coordinate
-            lo, hi = pos.floor().long(), pos.ceil().long().clamp(max=g - 1)
+            p = (g - fg) // 2
+            shifted = (g - fg) % (2 * fg) == 0
+            self.foveal_px = p * P + P // 2 if shifted else (g - fg) * P // 2
+            lo = p + torch.arange(fg)
+            hi = lo + 1  # < g since p + fg <= g - 1 whenever fg < g
             idx_lo = (lo[:, None] * g + lo[None, :]).flatten()
             idx_hi = (hi[:, None] * g + hi[None, :]).flatten()
             self.register_buffer("foveal_lo", idx_lo, persistent=False)
@@ -63,7 +93,7 @@ class SimTrack(OSTrack):
 
     @classmethod
     def from_config(cls, cfg: ModelConfig) -> "SimTrack":
-        model = cls(build_backbone(cfg), build_head(cfg), cfg)
+        model = cls(OneStreamViT.from_config(cfg), build_head(cfg), cfg)
         model.set_trainable(cfg.trainable)
         return model
 

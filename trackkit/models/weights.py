@@ -1,4 +1,4 @@
-"""Weights: pretrained timm / MAE ViT files into the backbone, trackkit checkpoints in and out.
+"""Weights: reading checkpoint files safely, pretrained timm / MAE ViT files into the backbone.
 
 Nothing is ever downloaded: every function reads a local file and a missing one raises
 DataError saying which file to put where.
@@ -8,10 +8,11 @@ from __future__ import annotations
 import math
 import pickle
 from pathlib import Path
+from types import SimpleNamespace
+from typing import NamedTuple
 
 import torch
 
-from trackkit.atomic import atomic_open
 from trackkit.errors import DataError
 from trackkit.models.onestream import OneStreamViT, resample_pos
 
@@ -19,38 +20,138 @@ from trackkit.models.onestream import OneStreamViT, resample_pos
 _IGNORED_PREFIXES = ("decoder", "mask_token", "head.", "fc_norm.", "pre_logits", "attn_pool")
 
 
-def read_state_dict(path: str | Path, trust: bool = False, source: str = "") -> dict:
+class Checkpoint(NamedTuple):
+    state_dict: dict        # flat name -> tensor
+    skipped: list[str]      # what reading the file left out, for the user
+
+
+class _InertObject:
+    """Stands in for an object of a class outside the allow-list: takes whatever the pickle
+    passes (constructor arguments, state) and keeps it as data; runs none of the class's code."""
+
+    def __init__(self, *args, **kwargs):
+        self._args, self._kwargs = args, kwargs
+
+    def __setstate__(self, state):
+        self._state = state
+
+    # dict / list subclasses (EasyDict ...) get their items through these
+    def __setitem__(self, key, value):
+        self.__dict__.setdefault("_items", {})[key] = value
+
+    def append(self, value):
+        self.__dict__.setdefault("_list", []).append(value)
+
+    def extend(self, values):
+        self.__dict__.setdefault("_list", []).extend(values)
+
+
+def _make_stub_unpickler(stubbed: set[str]):
+    """A pickle module for torch.load whose find_class returns torch's weights-only allow-list
+    objects and, for every other global, a fresh inert class (its name recorded in stubbed)."""
+    from torch._weights_only_unpickler import _get_allowed_globals
+
+    allowed = _get_allowed_globals() | {
+        f"{getattr(g, '__module__', '')}.{getattr(g, '__qualname__', g)}": g
+        for g in torch.serialization.get_safe_globals() if not isinstance(g, tuple)}
+
+    class StubUnpickler(pickle.Unpickler):
+        def find_class(self, module, name):
+            full = f"{module}.{name}"
+            if full in allowed:
+                return allowed[full]
+            stubbed.add(full)
+            return type(name, (_InertObject,), {"__module__": f"<stub of {module}>"})
+
+    def load(f, **kwargs):
+        return StubUnpickler(f, **kwargs).load()
+
+    return SimpleNamespace(__name__="trackkit_stub_pickle", Unpickler=StubUnpickler, load=load)
+
+
+def _not_valid(path: Path, e: Exception) -> DataError:
+    first = (str(e).splitlines() or [""])[0]
+    return DataError(path, f"not a valid checkpoint (neither a torch.save file nor safetensors, "
+                           f"or truncated): {type(e).__name__}: {first}")
+
+
+def _unwrap(obj) -> tuple[dict | None, str]:
+    """The flat tensor dict in a loaded object: itself, or under 'net' / 'model' / 'state_dict'."""
+    for key in ("net", "model", "state_dict"):
+        if isinstance(obj, dict) and key in obj and isinstance(obj[key], dict):
+            return obj[key], key
+    return (obj, "") if isinstance(obj, dict) else (None, "")
+
+
+def _tensors_only(sd) -> bool:
+    return isinstance(sd, dict) and all(isinstance(v, torch.Tensor) for v in sd.values())
+
+
+def read_checkpoint(path: str | Path, trust: bool = False, source: str = "") -> Checkpoint:
     """Load a .pth / .pth.tar / .safetensors file as a flat state dict.
 
-    Unwraps 'model' / 'state_dict' / 'net' and strips DDP's 'module.' prefix. Files holding
-    Python objects besides tensors need ``trust=True`` (full unpickling: trusted files only).
+    Unwraps 'net' / 'model' / 'state_dict' and strips DDP's 'module.' prefix. Files are read
+    with torch's weights-only unpickler. If that refuses a well-formed pickle because it names
+    globals outside torch's allow-list (e.g. the ``settings`` object of an official OSTrack
+    training checkpoint, class ``lib.train.admin.settings.Settings``), the file is read again
+    with every such global replaced by an inert stub (nothing of it imported or run) and the
+    tensors are taken if the state dict holds nothing else; ``skipped`` then names the stubbed
+    classes. Only when the weights themselves need those globals does the error suggest
+    ``trust=True`` (full unpickling: trusted files only), naming them. A file that is not a
+    checkpoint at all (random bytes, a truncated archive) says so.
     """
     path = Path(path)
     if not path.is_file():
         what = f" ({source})" if source else ""
         raise DataError(path, f"weights file not found: put the checkpoint{what} at this path "
                               "(nothing is downloaded)")
+    skipped: list[str] = []
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
 
-        sd = load_file(str(path))
+        try:
+            obj = load_file(str(path))
+        except Exception as e:
+            raise _not_valid(path, e) from None
+    elif trust:
+        try:
+            obj = torch.load(path, map_location="cpu", weights_only=False)
+        except Exception as e:
+            raise _not_valid(path, e) from None
     else:
         try:
-            sd = torch.load(path, map_location="cpu", weights_only=not trust)
-        except pickle.UnpicklingError as e:
-            raise DataError(path, "the checkpoint holds Python objects besides tensors; rerun "
-                                  f"trusting it (--trust-checkpoint / trust=True) if you trust "
-                                  f"its origin ({str(e).splitlines()[0]})") from None
-        except Exception as e:  # truncated or foreign file
-            raise DataError(path, f"cannot read checkpoint: {type(e).__name__}: {e}") from None
-    for key in ("net", "model", "state_dict"):
-        if isinstance(sd, dict) and key in sd and isinstance(sd[key], dict):
-            sd = sd[key]
-            break
-    if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as safe_error:
+            stubbed: set[str] = set()
+            try:
+                obj = torch.load(path, map_location="cpu", weights_only=False,
+                                 pickle_module=_make_stub_unpickler(stubbed))
+            except Exception as e:
+                raise _not_valid(path, e) from None
+            if not stubbed:  # well-formed and allowed, yet refused: report torch's reason
+                raise _not_valid(path, safe_error) from None
+            names = ", ".join(sorted(stubbed))
+            sd, key = _unwrap(obj)
+            if not _tensors_only(sd):
+                raise DataError(path, f"the checkpoint's weights need Python classes outside the "
+                                      f"allow-list ({names}); rerun trusting it "
+                                      "(--trust-checkpoint / trust=True) only if you trust its "
+                                      "origin: that runs code from the file") from None
+            others = sorted(k for k in obj if k != key) if key else []
+            skipped.append(f"read the tensors{f' under {key!r}' if key else ''}; not unpickled "
+                           f"(inert stubs): objects of {names}"
+                           + (f"; other entries ignored: {others}" if others else ""))
+    sd, _ = _unwrap(obj)
+    if not _tensors_only(sd):
         raise DataError(path, "no state dict of tensors found (looked under 'net', 'model', "
                               "'state_dict' and the top level)")
-    return {k[7:] if k.startswith("module.") else k: v for k, v in sd.items()}
+    sd = {k[7:] if k.startswith("module.") else k: v for k, v in sd.items()}
+    return Checkpoint(sd, skipped)
+
+
+def read_state_dict(path: str | Path, trust: bool = False, source: str = "") -> dict:
+    """The flat state dict of a checkpoint file; see :func:`read_checkpoint`."""
+    return read_checkpoint(path, trust=trust, source=source).state_dict
 
 
 def load_pretrained(backbone: OneStreamViT, path: str | Path, source: str = "",
@@ -101,34 +202,3 @@ def load_pretrained(backbone: OneStreamViT, path: str | Path, source: str = "",
         raise DataError(path, "pretrained weights do not fit the backbone: " + "; ".join(msg))
     backbone.load_state_dict(mapped, strict=True)
     return {"loaded": sorted(mapped), "ignored": sorted(ignored)}
-
-
-def save_model(path: str | Path, model, preset) -> None:
-    """A trackkit checkpoint: {'format': 'trackkit-model-1', 'preset': dict, 'state_dict'}."""
-    obj = {"format": "trackkit-model-1", "preset": preset.to_dict(),
-           "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}}
-    with atomic_open(path, "wb") as fh:
-        torch.save(obj, fh)
-
-
-def load_model(path: str | Path):
-    """Inverse of save_model -> (model in eval mode, preset)."""
-    from trackkit.models.build import build_model
-    from trackkit.models.presets import Preset
-
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(path, "model checkpoint not found")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise DataError(path, f"cannot read model checkpoint: {type(e).__name__}: {e}") from None
-    if not isinstance(obj, dict) or obj.get("format") != "trackkit-model-1":
-        raise DataError(path, "not a trackkit model checkpoint (no format 'trackkit-model-1')")
-    preset = Preset.from_dict(obj["preset"])
-    model = build_model(preset, load_pretrained_weights=False)
-    missing, unexpected = model.load_state_dict(obj["state_dict"], strict=False)
-    if missing or unexpected:
-        raise DataError(path, f"state dict does not fit preset {preset.name!r}: "
-                              f"missing {missing}, unexpected {unexpected}")
-    return model.eval(), preset
