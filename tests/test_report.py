@@ -1,11 +1,10 @@
 """Report: bootstrap CIs, paper numbers, aggregation, compiled HTML/markdown, headless Chromium."""
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
-import sys
-import types
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from trackkit.atomic import write_json
-from trackkit.report.aggregate import aggregate, bootstrap_ci
-from trackkit.report.compile import compile_report, cost_table
+from trackkit.report.aggregate import aggregate, mean_ci
+from trackkit.report.compile import compile_report
 from trackkit.report.paper_numbers import PAPER_TABLES, paper_table, relative_change
 from trackkit.study.records import record, record_table
 
@@ -59,20 +58,30 @@ def make_study(out: Path, name: str = "ece", report: dict | None = ECE_REPORT, s
 
 # ---------------------------------------------------------------- statistics
 
-def test_bootstrap_ci_is_deterministic_and_sane():
+def test_mean_ci_is_deterministic_and_sane():
     x = np.arange(20.0)
-    m, lo, hi = bootstrap_ci(x)
-    assert m == 9.5 and lo < m < hi and (m, lo, hi) == bootstrap_ci(x)
-    assert bootstrap_ci([3.0]) == (3.0, 3.0, 3.0)
-    assert all(np.isnan(bootstrap_ci([])))
+    m, lo, hi = mean_ci(x)
+    assert m == 9.5 and lo < m < hi and (m, lo, hi) == mean_ci(x)
+    assert mean_ci([3.0]) == (3.0, 3.0, 3.0)
+    assert all(np.isnan(mean_ci([])))
     # wider level, wider interval; more spread, wider interval
-    assert bootstrap_ci(x, level=0.99)[1] <= lo and bootstrap_ci(x * 3)[2] - bootstrap_ci(x * 3)[1] > hi - lo
+    assert mean_ci(x, level=0.99)[1] <= lo and mean_ci(x * 3)[2] - mean_ci(x * 3)[1] > hi - lo
+    # the standard error of a mean of 20 values of sd 5.9 is 1.3: a 95% interval about +-2.6
+    assert 4.0 < hi - lo < 6.5
+
+
+def test_mean_ci_resamples_with_trackkit_evals_bootstrap():
+    from trackkit.eval.bootstrap import bootstrap_ratio
+
+    x = np.random.default_rng(2).normal(size=15)
+    reps = bootstrap_ratio(np.stack([x, np.ones(15)], -1)[:, None, :], n_boot=500, seed=4, over_runs=False)
+    assert mean_ci(x, n_boot=500, seed=4)[1:] == tuple(np.quantile(reps, [0.025, 0.975]))
 
 
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=1, max_size=30))
-def test_bootstrap_ci_brackets_the_mean_within_the_data(values):
-    m, lo, hi = bootstrap_ci(values, n_boot=200)
+def test_mean_ci_brackets_the_mean_within_the_data(values):
+    m, lo, hi = mean_ci(values, n_boot=200)
     eps = 1e-6 * (1 + max(map(abs, values)))
     assert min(values) - eps <= lo <= m + eps and m - eps <= hi <= max(values) + eps
 
@@ -138,7 +147,7 @@ def test_compile_report_tables_markdown_html(tmp_path):
     r = cmp[(cmp.search_size == 256) & (cmp.ce)].iloc[0]
     assert r["MACs (G) paper"] == 21.5 and round(r["MACs (G) Δ% paper"], 1) == -25.9
     assert r["MACs (G) ours"] == pytest.approx(29.0 * 0.74) and r["MACs (G) Δ% ours"] == pytest.approx(-26.0)
-    assert "skipped (--no-cost)" in md and "no results set given" in md
+    assert "Cost of every preset" not in md  # nothing is profiled or scored by the report itself
 
 
 def test_comparison_aligns_our_scaled_down_rows_to_the_papers(tmp_path):
@@ -168,32 +177,68 @@ def test_report_links_converted_notebooks(tmp_path):
     assert "visible output" in text and "SECRET_SOURCE" not in text  # --no-input
 
 
-def _fake_module(monkeypatch, name, **attrs):
-    mod = types.ModuleType(name)
-    mod.__dict__.update(attrs)
-    monkeypatch.setitem(sys.modules, name, mod)
+def _table_study(out: Path, record_cost: bool = True) -> None:
+    """A preset-cost study's records: one run that recorded a ``cost`` table (or did not)."""
+    key = "c0st000000000000"
+    data = out / "preset_costs" / "runs" / key / "data"
+    metrics = record(data, threads=2, device="cpu", torch="2.13.0", results=str(out / "somewhere"))
+    tables = []
+    if record_cost:
+        record_table(data, "cost", pd.DataFrame({"preset": ["tiny", "big"], "macs_g": [0.1, 30.0],
+                                                 "latency_ms": [3.0, np.nan], "threads": [2, 2]}))
+        tables = ["cost"]
+    write_json(data.parent / "record.json", {"key": key, "status": "ok", "params": {"latency_max_gmacs": 1.0},
+                                             "metrics": metrics, "tables": tables})
+    report = {"title": "Cost of every preset", "summary": False,
+              "tables": [{"name": "cost", "title": "Cost of every preset", "figure": "cost"}]}
+    write_json(out / "preset_costs" / "cpu.json", {
+        "kind": "trackkit-study-manifest", "study": "preset_costs", "profile": "cpu", "description": "costs",
+        "study_file": str(out.resolve() / "preset_costs.yaml"), "report": report,
+        "runs": [{"key": key, "params": {"latency_max_gmacs": 1.0}}]})
 
 
-def test_cost_table_tolerates_missing_profiling_and_caches(tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "trackkit.profiling", None)  # import fails
-    df, why = cost_table()
-    assert df is None and "not available" in why
-    calls = []
+def test_recorded_tables_are_shown_as_recorded_and_absent_ones_said_so(tmp_path):
+    studies, out = tmp_path / "studies", tmp_path / "reports"
+    _table_study(studies)
+    compile_report(studies.resolve(), out, notebooks=False)
+    md = (out / "summary.md").read_text()
+    assert "recorded by run c0st000000000000 of study preset_costs" in md
+    assert pd.read_csv(out / "tables" / "preset_costs_cost.csv")["macs_g"].tolist() == [0.1, 30.0]
+    assert (out / "figures" / "preset_costs_cost.png").exists()  # the timed preset against its MACs
+    assert "### Ours" not in md  # summary: false
+    for page in (md, (out / "index.html").read_text(), (out / "tables" / "preset_costs_runs.csv").read_text()):
+        assert str(tmp_path) not in page  # no machine paths: not the records folder, not a recorded path
 
-    def profile_preset(name, warmup, runs):
-        calls.append(name)
-        if name == "broken":
-            raise RuntimeError("no such layer")
-        return {"preset": name, "params": 8e6, "macs": 2.4e9, "flops": 5e9, "latency_ms": 12.0}
+    _table_study(studies, record_cost=False)
+    compile_report(studies, out, notebooks=False)
+    md = (out / "summary.md").read_text()
+    assert "Not recorded: no finished run of study preset_costs (profile cpu) holds table 'cost'" in md
+    # the study file lies outside the working directory: named by its last two parts
+    assert "`trackkit study run studies/preset_costs.yaml --profile cpu`" in md and str(tmp_path) not in md
 
-    _fake_module(monkeypatch, "trackkit.models", list_presets=lambda: ["tiny", "broken"])
-    _fake_module(monkeypatch, "trackkit.profiling", profile_preset=profile_preset)
-    monkeypatch.setattr("trackkit.study.cache.code_version", lambda root=None: "v1")
-    df, _ = cost_table(tmp_path / "cost.json")
-    assert df.set_index("preset").loc["tiny", "macs_g"] == pytest.approx(2.4)
-    assert "no such layer" in df.set_index("preset").loc["broken", "error"]
-    cost_table(tmp_path / "cost.json")
-    assert calls == ["tiny", "broken"]  # second call served from the cache
+
+def test_a_table_is_taken_from_the_run_named_by_where(tmp_path):
+    studies, out = tmp_path / "studies", tmp_path / "reports"
+    runs = make_study(studies, seeds=(0,), report={**ECE_REPORT, "tables": [
+        {"name": "protocols", "title": "every protocol", "where": {"search_size": 384, "ce": False}}]})
+    for run in runs:
+        data = studies / "ece" / "runs" / run["key"] / "data"
+        record_table(data, "protocols", pd.DataFrame({"protocol": ["got10k"], "size": [run["params"]["search_size"]],
+                                                      "ce": [run["params"]["ce"]]}))
+        rec = json.loads((data.parent / "record.json").read_text())
+        write_json(data.parent / "record.json", {**rec, "tables": ["sequences", "protocols"]})
+    compile_report(studies, out, notebooks=False)
+    got = pd.read_csv(out / "tables" / "ece_protocols.csv")
+    assert got[["size", "ce"]].values.tolist() == [[384, False]]
+
+
+def test_the_report_refuses_to_compute(tmp_path):
+    from trackkit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="only reads study records"):
+        compile_report(tmp_path, tmp_path / "r", protocols_results="somewhere")
+    with pytest.raises(ConfigError, match="cost_latency_max_gmacs"):
+        compile_report(tmp_path, tmp_path / "r", cost_latency_max_gmacs=1.0)
 
 
 def test_cli_report(tmp_path, capsys):

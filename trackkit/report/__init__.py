@@ -5,7 +5,7 @@
 """
 from __future__ import annotations
 
-__all__ = ["compile_report", "aggregate", "bootstrap_ci", "paper_table", "PAPER_TABLES"]
+__all__ = ["compile_report", "aggregate", "mean_ci", "paper_table", "PAPER_TABLES"]
 
 
 def __getattr__(name):  # pandas/seaborn load only when a report is built
@@ -13,7 +13,7 @@ def __getattr__(name):  # pandas/seaborn load only when a report is built
         from trackkit.report.compile import compile_report
 
         return compile_report
-    if name in ("aggregate", "bootstrap_ci"):
+    if name in ("aggregate", "mean_ci"):
         from trackkit.report import aggregate as agg
 
         return getattr(agg, name)

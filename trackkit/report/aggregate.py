@@ -10,34 +10,37 @@ Tables (one row per observation, pandas):
   unit.
 
 Confidence intervals are percentile bootstraps of the mean (resampling units with
-replacement, fixed generator seed, so the same records give the same numbers).
+replacement through ``trackkit.eval.bootstrap``, fixed generator seed, so the same records
+give the same numbers).
 """
 from __future__ import annotations
 
 import math
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import numpy as np
 import pandas as pd
 
+from trackkit.eval.bootstrap import bootstrap_ratio
+from trackkit.eval.paired import percentile_interval
 from trackkit.study.records import load_manifests, read_record, read_table, run_dir
 
 PARAM, METRIC = "p.", "m."
 
 
-def bootstrap_ci(values, n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
-    """(mean, lo, hi): percentile bootstrap CI of the mean. One value gives lo = hi = mean."""
+def mean_ci(values, n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
+    """(mean, lo, hi): percentile bootstrap CI of the mean of the finite ``values``; one value
+    gives lo = hi = mean, none gives NaNs. The resampling is ``trackkit.eval``'s: a mean is the
+    ratio sum(values) / sum(1), resampled with multinomial unit weights (``bootstrap_ratio``)."""
     x = np.asarray(values, dtype=np.float64)
     x = x[np.isfinite(x)]
     if x.size == 0:
         return (math.nan, math.nan, math.nan)
     if x.size == 1:
         return (float(x[0]),) * 3
-    rng = np.random.default_rng(seed)
-    means = x[rng.integers(0, x.size, size=(n_boot, x.size))].mean(axis=1)
-    alpha = (1.0 - level) / 2.0
-    lo, hi = np.quantile(means, [alpha, 1.0 - alpha])
-    return float(x.mean()), float(lo), float(hi)
+    parts = np.stack([x, np.ones_like(x)], axis=-1)[:, None, :]  # (units, 1 run, (num, den))
+    lo, hi = percentile_interval(bootstrap_ratio(parts, n_boot=n_boot, seed=seed, over_runs=False), level)
+    return float(x.mean()), lo, hi
 
 
 def select_manifests(studies_dir: str | Path, profile: str | None = None) -> list[dict]:
@@ -51,7 +54,11 @@ def select_manifests(studies_dir: str | Path, profile: str | None = None) -> lis
 
 
 def _is_scalar(v) -> bool:
-    return isinstance(v, (int, float, str)) and not isinstance(v, bool)
+    """A metric the tables keep: a number or a text, but not an absolute path (a folder on the
+    machine that ran the study means nothing in a committed report)."""
+    if isinstance(v, str):
+        return not (PurePosixPath(v).is_absolute() or PureWindowsPath(v).is_absolute())
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
 def param_value(v):
@@ -122,7 +129,7 @@ def summary_table(units: pd.DataFrame, index: list[str], n_boot: int = 2000, lev
     if units.empty:
         return pd.DataFrame(columns=[*index, "metric", "mean", "ci_lo", "ci_hi", "n", "unit"])
     for keys, g in units.groupby(index + ["metric"], sort=False, dropna=False):
-        mean, lo, hi = bootstrap_ci(g["value"], n_boot=n_boot, level=level)
+        mean, lo, hi = mean_ci(g["value"], n_boot=n_boot, level=level)
         rows.append({**dict(zip(index + ["metric"], keys)), "mean": mean, "ci_lo": lo, "ci_hi": hi,
                      "n": int(g["value"].notna().sum()), "unit": "/".join(sorted(g["unit_kind"].unique()))})
     return pd.DataFrame(rows)

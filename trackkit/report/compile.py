@@ -5,8 +5,12 @@ Layout written under ``out`` (Cookiecutter Data Science's ``reports/`` conventio
     index.html                 self-contained: figures embedded as base64 PNG
     summary.md                 the same tables in markdown, figures linked from figures/
     figures/<study>_<metric>.png
-    tables/<study>_{runs,units,summary}.{csv,parquet}, cost.*, protocols.*
+    tables/<study>_{runs,units,summary}.{csv,parquet}, <study>_<recorded table>.*
     notebooks/<study>/<key>.html   executed notebooks, nbconvert --no-input
+
+The report only reads what the study runs recorded (metrics, per-sequence tables, other
+tables); it never trains, tracks, scores or times anything, and a table that no run recorded
+is reported as absent, with the command that records it.
 
 A study's ``report:`` mapping (copied into its manifest by the runner) drives its section::
 
@@ -14,6 +18,7 @@ A study's ``report:`` mapping (copied into its manifest by the runner) drives it
       title: Early candidate elimination
       index: [search_size, ce]          # params that identify a row (default: varying params)
       metrics: {macs_g: MACs (G), fps: FPS, ao: AO (%)}   # metric -> label (default: all)
+      summary: true                     # false: no metric summary / figures (a study of tables)
       per_sequence: sequences           # per-run table whose rows are CI units (default)
       paper: ostrack_table3             # trackkit.report.paper_numbers key
       compare: {macs_g: macs_g, fps: fps, ao: got10k_ao}  # our metric -> paper column
@@ -25,22 +30,21 @@ A study's ``report:`` mapping (copied into its manifest by the runner) drives it
       figures:                          # instead of one point plot per metric (optional)
         - {metrics: [ao, speedup], x: keep_ratio, hue: search_size, where: {ce_loc: [1, 2]}}
       tradeoff: {x: speedup, y: ao, hue: ce_loc, style: search_size, label: [keep_ratio]}  # CIs on both axes
-
-Sections that depend on code still being written elsewhere (preset costs from
-``trackkit.profiling``, protocol scores from ``trackkit.eval``) say why they are empty
-instead of failing the report.
+      tables:                           # tables runs recorded (record_table), shown as recorded
+        - {name: protocols, title: ..., where: {keep_ratio: 1.0}, note: ..., figure: cost}
 """
 from __future__ import annotations
 
 import base64
 import html
-import traceback
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
 
 from trackkit.atomic import atomic_open, write_bytes, write_text
+from trackkit.errors import ConfigError
+from trackkit.progress import progress
 from trackkit.report import figures
 from trackkit.report.aggregate import PARAM, aggregate, wide_summary
 from trackkit.report.paper_numbers import paper_table, relative_change
@@ -184,123 +188,69 @@ def _notebook_html(src: Path, dst: Path) -> bool:
     return True
 
 
-def cost_table(cache: Path | None = None, warmup: int = 1, runs: int = 5,
-               latency_max_gmacs: float | None = None) -> tuple[pd.DataFrame | None, str]:
-    """Params, MACs, FLOPs and latency of every preset, or (None, why not).
-
-    Profiling every preset takes minutes on a CPU, so the table is cached in ``cache`` (JSON)
-    keyed by the code version and reused until the trackkit sources change. Latency uses few
-    runs: it is indicative here, ``trackkit profile`` / benchmarks/ measure it properly.
-    ``latency_max_gmacs``: time only presets up to this many GMACs (a ViT-B/384 forward takes
-    seconds on 2 CPU cores); None times every preset.
-    """
-    import json
-
-    from trackkit.study.cache import code_version
-
-    try:
-        from trackkit.profiling import profile_preset  # first: it imports trackkit.models (torch)
-        from trackkit.models import list_presets
-    except ImportError as e:
-        return None, f"preset profiling is not available yet ({e})"
-    version = code_version()
-    if cache is not None and cache.exists():
-        cached = json.loads(cache.read_text())
-        if cached.get("code_version") == version and cached.get("latency_max_gmacs") == latency_max_gmacs:
-            return pd.DataFrame(cached["rows"]), ""
-    from tqdm.auto import tqdm
-
-    rows = []
-    for name in tqdm(list_presets(), desc="cost of every preset", unit="preset", mininterval=0):
-        try:
-            if latency_max_gmacs is None:
-                r = dict(profile_preset(name, warmup=warmup, runs=runs))
-            else:
-                r = dict(profile_preset(name, latency=False))
-                if r["macs"] is not None and r["macs"] / 1e9 <= latency_max_gmacs:
-                    lat = profile_preset(name, macs=False, flops=False, warmup=warmup, runs=runs)
-                    r.update({k: v for k, v in lat.items() if k.startswith("latency") or k == "threads"})
-                else:
-                    r["latency_label"] = f"not timed (> {latency_max_gmacs:g} GMACs)"
-            rows.append({"preset": name, **{k: v for k, v in r.items() if k != "preset"}})
-        except Exception as e:  # one broken preset must not hide the others
-            rows.append({"preset": name, "error": f"{type(e).__name__}: {e}"})
-    df = pd.DataFrame(rows)
-    for c in ("macs", "flops"):
-        if c in df:
-            df[f"{c}_g"] = df[c] / 1e9
-    if "params" in df:
-        df["params_m"] = df["params"] / 1e6
-    keep = [c for c in ("preset", "params_m", "macs_g", "flops_g", "latency_ms", "latency_label", "threads", "error")
-            if c in df]
-    df = df[keep]
-    if cache is not None:
-        write_text(cache, json.dumps({"code_version": version, "latency_max_gmacs": latency_max_gmacs,
-                                      "rows": json.loads(df.to_json(orient="records"))}))
-    return df, ""
-
-
-def protocols_table(results: str | None, dataset: str | dict | None) -> tuple[pd.DataFrame | None, str]:
-    """One results folder scored under every protocol (``trackkit.eval.evaluate_all_protocols``).
-
-    ``dataset``: a dataset folder, or a procedural split as a mapping (``synth_preset``,
-    ``n_sequences``, ``n_frames``, ``seed``, ``split``) regenerated in memory (boxes only are
-    needed, so nothing is rendered)."""
-    if not results or not dataset:
-        return None, "no results set given (trackkit report --protocols-results DIR --protocols-dataset DIR)"
-    try:
-        from trackkit.data.readers import load_dataset
-        from trackkit.eval import evaluate_all_protocols
-    except ImportError as e:
-        return None, f"evaluate_all_protocols is not available yet ({e})"
-    if isinstance(dataset, dict):
-        from trackkit.data.synth import SynthDataset, get_preset
-
-        dataset = list(SynthDataset(get_preset(dataset["synth_preset"]), dataset["n_sequences"], dataset["n_frames"],
-                                    seed=dataset["seed"], split=dataset["split"]))
-    else:
-        dataset = load_dataset(dataset)
-    scores = evaluate_all_protocols(dataset, results)
-    return (scores.reset_index() if scores.index.name else scores), ""
-
-
 _CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 h1,h2,h3{font-weight:600} .tbl{border-collapse:collapse;font-size:13px;margin:.5em 0}
 .tbl td,.tbl th{padding:3px 8px;border-bottom:1px solid #ddd;text-align:right} .side{display:flex;gap:2em;flex-wrap:wrap}
 .figs{display:flex;flex-wrap:wrap;gap:1em} .figs img{max-width:360px} .muted{color:#777} .fail{color:#b00}"""
 
 
-def _recorded_results_set(studies: list[dict], studies_dir) -> tuple[str | None, dict | str | None, str]:
-    """(results, dataset, description) from the first ok run of a study whose ``report.protocols``
-    names the metrics holding them, e.g. ``protocols: {results: results_ref, dataset: test_split}``."""
-    from trackkit.study.records import read_record
+def _display_path(path) -> str:
+    """A path as the report shows it: relative to the working directory when under it, else
+    its last two parts (a committed report names no machine's folders)."""
+    p = Path(path)
+    if not p.is_absolute():
+        return p.as_posix()
+    try:
+        return p.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return Path(*p.parts[-2:]).as_posix()
 
-    for st in studies:
-        spec = (st["manifest"].get("report") or {}).get("protocols")
-        if not spec:
+
+def recorded_table(study: dict, spec: dict, studies_dir) -> tuple[pd.DataFrame | None, str]:
+    """(table, where it came from) for one ``report.tables`` entry of a study, or (None, why not).
+
+    The table is read from the first finished ``ok`` run (in the study's run order) whose
+    parameters match ``spec['where']`` and which recorded it; nothing is recomputed."""
+    from trackkit.study.records import read_record, read_table
+
+    m = study["manifest"]
+    name, where = spec["name"], spec.get("where") or {}
+    for run in m["runs"]:
+        if any(_norm(run["params"].get(k)) != _norm(v) for k, v in where.items()):
             continue
-        for run in st["manifest"]["runs"]:
-            rec = read_record(run_dir(studies_dir, st["manifest"]["study"], run["key"])) or {}
-            m = rec.get("metrics") or {}
-            if rec.get("status") == "ok" and m.get(spec["results"]) and m.get(spec["dataset"]):
-                if Path(m[spec["results"]]).is_dir():
-                    params = ", ".join(f"{k}={v}" for k, v in run["params"].items())
-                    return (m[spec["results"]], m[spec["dataset"]],
-                            f"results of study {st['manifest']['study']}, run {run['key']} ({params}): "
-                            f"{m[spec['results']]}")
-    return None, None, ""
+        folder = run_dir(studies_dir, m["study"], run["key"])
+        rec = read_record(folder) or {}
+        if rec.get("status") == "ok" and name in (rec.get("tables") or []):
+            params = ", ".join(f"{k}={_norm(run['params'][k])}" for k in where) or "its only grid point"
+            return read_table(folder, name), f"recorded by run {run['key']} of study {m['study']} ({params})"
+    cond = f" with {', '.join(f'{k}={_norm(v)}' for k, v in where.items())}" if where else ""
+    study_file = _display_path(m["study_file"]) if m.get("study_file") else m["study"]
+    return None, (f"Not recorded: no finished run of study {m['study']} (profile {m['profile']}){cond} holds "
+                  f"table '{name}'. Run `trackkit study run {study_file} --profile {m['profile']}` to record it; "
+                  "the report never recomputes it.")
 
 
 def compile_report(studies_dir: str | Path = "runs/studies", out: str | Path = "reports", profile: str | None = None,
-                   cost: bool = True, notebooks: bool = True, protocols_results: str | None = None,
-                   protocols_dataset: str | None = None, cost_latency_max_gmacs: float | None = None) -> Path:
-    """Build the report; returns the path of index.html."""
+                   notebooks: bool = True, **removed) -> Path:
+    """Build the report from the study records under ``studies_dir``; returns index.html's path.
+
+    The report only reads records. The keyword arguments of its earlier versions that made it
+    profile presets or score a results folder (``protocols_results``, ``protocols_dataset``,
+    ``cost_latency_max_gmacs``) are refused when set; ``cost`` is accepted and ignored (the
+    preset costs are a study now: studies/preset_costs.yaml).
+    """
+    removed.pop("cost", None)
+    given = sorted(k for k, v in removed.items() if v is not None)
+    if given:
+        raise ConfigError(f"compile_report: {', '.join(given)} no longer exist: the report only reads study "
+                          "records (record preset costs with studies/preset_costs.yaml; protocol scores are "
+                          "recorded by the study notebooks)")
     out = Path(out)
     studies = aggregate(studies_dir, profile)
     h = [f"<!doctype html><html><head><meta charset='utf-8'><title>trackkit report</title><style>{_CSS}</style>"
          "</head><body><h1>trackkit report</h1>",
          f"<p class='muted'>generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC from "
-         f"{html.escape(str(studies_dir))}; CIs: 95% percentile bootstrap of the mean.</p>"]
+         f"{html.escape(_display_path(studies_dir))}; CIs: 95% percentile bootstrap of the mean.</p>"]
     md = ["# trackkit report", "", "95% CIs: percentile bootstrap of the mean.", ""]
     if not studies:
         h.append("<p>No study records found.</p>")
@@ -333,9 +283,10 @@ def compile_report(studies_dir: str | Path = "runs/studies", out: str | Path = "
         pt = None
         if cfg.get("paper"):
             pt = paper_table(cfg["paper"])
-        h.append("<div class='side'><div><h3>Ours</h3>" + (_html_table(wide) if not wide.empty else "<p>no metrics</p>")
-                 + "</div>")
-        md += ["### Ours", "", _md_table(wide) if not wide.empty else "no metrics", ""]
+        h.append("<div class='side'>")
+        if cfg.get("summary", True):  # a study that only records tables turns its metric summary off
+            h.append("<div><h3>Ours</h3>" + (_html_table(wide) if not wide.empty else "<p>no metrics</p>") + "</div>")
+            md += ["### Ours", "", _md_table(wide) if not wide.empty else "no metrics", ""]
         if pt is not None:
             paper_df = pt.frame().rename(columns=pt.columns)
             h.append(f"<div><h3>Paper: {html.escape(pt.table)}</h3>{_html_table(paper_df)}"
@@ -347,7 +298,7 @@ def compile_report(studies_dir: str | Path = "runs/studies", out: str | Path = "
             _write_table(cmp_df, out / "tables" / f"{name}_vs_paper")
             h.append("<h3>Ours vs paper</h3>" + _html_table(cmp_df))
             md += ["### Ours vs paper", "", _md_table(cmp_df), ""]
-        if not summary.empty:
+        if not summary.empty and cfg.get("summary", True):
             h.append("<div class='figs'>")
             trade = cfg.get("tradeoff")
             if trade:
@@ -367,11 +318,30 @@ def compile_report(studies_dir: str | Path = "runs/studies", out: str | Path = "
                            f"{name}_{metric}{suffix}", f"{title}: {labels.get(metric, metric)}")
             h.append("</div>")
             md.append("")
+        for spec in cfg.get("tables") or []:
+            table_title = spec.get("title") or spec["name"]
+            h.append(f"<h3>{html.escape(table_title)}</h3>")
+            md += [f"### {table_title}", ""]
+            df, source = recorded_table(st, spec, studies_dir)
+            if df is None:
+                h.append(f"<p class='fail'>{html.escape(source)}</p>")
+                md += [source, ""]
+                continue
+            _write_table(df, out / "tables" / f"{name}_{spec['name']}")
+            note = f"{source}. {spec['note']}" if spec.get("note") else source
+            h.append(f"<p class='muted'>{html.escape(note)}</p>" + _html_table(df))
+            md += [note, "", _md_table(df), ""]
+            if spec.get("figure") == "cost" and {"macs_g", "latency_ms"} <= set(df.columns):
+                timed = df.dropna(subset=["macs_g", "latency_ms"])
+                if len(timed):
+                    h.append("<div class='figs'>")
+                    figure(figures.cost_figure(timed), f"{name}_{spec['name']}",
+                           f"{table_title}: latency against MACs")
+                    h.append("</div>")
+                    md.append("")
         if notebooks:
-            from tqdm.auto import tqdm
-
             links = []
-            for _, r in tqdm(list(runs.iterrows()), desc=f"{name}: notebooks to HTML", unit="nb", leave=False):
+            for _, r in progress(list(runs.iterrows()), desc=f"{name}: notebooks to HTML", unit="nb", leave=False):
                 src = run_dir(studies_dir, name, r["key"]) / NOTEBOOK_FILE
                 dst = out / "notebooks" / name / f"{r['key']}.html"
                 if src.exists() and _notebook_html(src, dst):
@@ -381,45 +351,6 @@ def compile_report(studies_dir: str | Path = "runs/studies", out: str | Path = "
                 h.append("<details><summary>executed notebooks</summary><ul>" + "".join(
                     f"<li><a href='{a}'>{html.escape(p)}</a> ({s})</li>" for a, p, s in links) + "</ul></details>")
                 md += ["Executed notebooks: " + ", ".join(f"[{p}]({a})" for a, p, _ in links), ""]
-
-    h.append("<h2 id='cost'>Cost of every preset</h2>")
-    md += ["## Cost of every preset", ""]
-    if cost:
-        try:
-            df, why = cost_table(out / "tables" / "cost_cache.json", latency_max_gmacs=cost_latency_max_gmacs)
-        except Exception:
-            df, why = None, "cost table failed:\n" + traceback.format_exc(limit=3)
-    else:
-        df, why = None, "skipped (--no-cost)"
-    if df is not None and not df.empty:
-        _write_table(df, out / "tables" / "cost")
-        h.append(_html_table(df))
-        md += [_md_table(df), ""]
-        timed = df.dropna(subset=["latency_ms"]) if {"macs_g", "latency_ms"} <= set(df.columns) else df.iloc[:0]
-        if len(timed) and timed["macs_g"].notna().all():
-            h.append("<div class='figs'>")
-            figure(figures.cost_figure(timed), "cost", "latency against MACs per preset")
-            h.append("</div>")
-    else:
-        h.append(f"<p class='muted'>{html.escape(why)}</p>")
-        md += [why, ""]
-
-    h.append("<h2 id='protocols'>One results set under every evaluation protocol</h2>")
-    md += ["## One results set under every evaluation protocol", ""]
-    source = ""
-    if not protocols_results:  # a study may name a results set its runs recorded (report.protocols)
-        protocols_results, protocols_dataset, source = _recorded_results_set(studies, studies_dir)
-    df, why = protocols_table(protocols_results, protocols_dataset)
-    if df is not None and source:
-        h.append(f"<p class='muted'>{html.escape(source)}</p>")
-        md += [source, ""]
-    if df is not None:
-        _write_table(df, out / "tables" / "protocols")
-        h.append(_html_table(df))
-        md += [_md_table(df), ""]
-    else:
-        h.append(f"<p class='muted'>{html.escape(why)}</p>")
-        md += [why, ""]
 
     h.append("</body></html>")
     write_text(out / "summary.md", "\n".join(md) + "\n")
