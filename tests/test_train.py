@@ -161,6 +161,23 @@ def test_clips_keep_frames_in_time_order():
     assert torch.equal(one.search[0], b.search[1]) and torch.equal(one.search_boxes[0], b.search_boxes[1])
 
 
+def test_reversed_clips_play_the_same_frames_backwards():
+    seqs = make_sequences(frames=40)
+    cfg = small_cfg(max_sample_interval=12)
+    fwd = ClipSampler(seqs, cfg, seed=5, num_search=8)
+    rev = ClipSampler(seqs, cfg, seed=5, num_search=8, reverse_prob=0.5)
+    flags = []
+    for i in range(60):
+        a, b = fwd(0, i), rev(0, i)
+        flags.append(b.reversed)
+        order = slice(None, None, -1) if b.reversed else slice(None)
+        assert b.search_frames == a.search_frames[order] and b.template_frames == a.template_frames
+        assert np.array_equal(b.search_extract, a.search_extract[order])
+        assert np.array_equal(b.search_boxes, seqs[b.seq].boxes[list(b.search_frames)])
+        assert b.flip_search == a.flip_search[order] and b.bright_search == a.bright_search[order]
+    assert 0.25 < np.mean(flags) < 0.75
+
+
 def test_sampler_rejects_unusable_sequences():
     short = make_sequences(frames=10)
     with pytest.raises(ConfigError, match="no usable training sequence"):

@@ -24,7 +24,10 @@ Sampling one clip:
 3. each search crop box is jittered as OSTrack's ``_get_jittered_box``:
    ``wh' = wh * exp(N(0,1) * scale_jitter)``, ``c' = c + sqrt(w'h') * center_jitter * (U(0,1) - 0.5)``;
    template boxes are not jittered (OSTrack's template factors are 0).
-4. augmentation flags: grayscale for the whole clip with ``grayscale_prob`` (OSTrack's joint
+4. with ``reverse_prob > 0`` (STDTrack's dense clips) the search frames are played backwards
+   (latest first) with that probability; each frame keeps its own jitter, flip and brightness.
+   Drawn last, so streams with ``reverse_prob = 0`` are those drawn before the option existed.
+5. augmentation flags: grayscale for the whole clip with ``grayscale_prob`` (OSTrack's joint
    ``ToGrayscale``); an independent horizontal flip of each crop with ``flip_prob`` and an
    independent brightness factor ``U(max(0, 1-b), 1+b)`` per crop. OSTrack flips the pair
    jointly (p 0.5) and then each crop (p 0.5); the two compose to independent fair flips, which
@@ -63,6 +66,7 @@ class ClipSpec:
     flip_search: tuple[bool, ...]
     bright_templates: tuple[float, ...]
     bright_search: tuple[float, ...]
+    reversed: bool = False         # search frames played latest first (listed in playing order)
 
 
 class ClipSampler:
@@ -74,12 +78,13 @@ class ClipSampler:
         cfg: sampling and augmentation settings (``max_sample_interval``, jitter, aug probs).
         seed: stream seed.
         num_templates, num_search: frames per clip (1 and 1: OSTrack's pairs).
+        reverse_prob: probability that a clip is played backwards (STDTrack: 0.5).
         min_visible: a sequence needs strictly more visible frames than this.
         min_length: and at least this many frames.
     """
 
     def __init__(self, sequences: _Seq[Sequence], cfg: TrainConfig, seed: int = 0, num_templates: int = 1,
-                 num_search: int = 1, min_visible: int = 4, min_length: int = 20):
+                 num_search: int = 1, reverse_prob: float = 0.0, min_visible: int = 4, min_length: int = 20):
         if num_templates < 1 or num_search < 1:
             raise ConfigError(f"a clip needs at least one template and one search frame "
                               f"(got {num_templates} and {num_search})")
@@ -89,6 +94,7 @@ class ClipSampler:
         self.cfg = cfg
         self.seed = int(seed)
         self.num_templates, self.num_search = int(num_templates), int(num_search)
+        self.reverse_prob = float(reverse_prob)
         self._visible: dict[int, np.ndarray] = {}
         self.usable = []
         for k, seq in enumerate(self.sequences):
@@ -149,10 +155,14 @@ class ClipSampler:
             flip_s = tuple(bool(rng.random() < cfg.flip_prob) for _ in search)
             bright_t = tuple(float(rng.uniform(max(0.0, 1 - b), 1 + b)) for _ in templates)
             bright_s = tuple(float(rng.uniform(max(0.0, 1 - b), 1 + b)) for _ in search)
+            backwards = bool(self.reverse_prob > 0 and rng.random() < self.reverse_prob)
+            if backwards:  # the same frames played latest first; per-frame draws travel with their frame
+                search, extract, flip_s, bright_s = search[::-1], extract[::-1].copy(), flip_s[::-1], bright_s[::-1]
             return ClipSpec(
                 seq=k, template_frames=tuple(int(i) for i in templates), search_frames=tuple(int(i) for i in search),
                 template_boxes=boxes[templates].copy(), search_boxes=boxes[search].copy(), search_extract=extract,
-                gray=gray, flip_templates=flip_t, flip_search=flip_s, bright_templates=bright_t, bright_search=bright_s)
+                gray=gray, flip_templates=flip_t, flip_search=flip_s, bright_templates=bright_t, bright_search=bright_s,
+                reversed=backwards)
 
 
 def _pick_visible(rng: np.random.Generator, vis: np.ndarray, lo: int, hi: int) -> int | None:

@@ -4,7 +4,8 @@ The trainer (:func:`trackkit.train.trainer.train`) owns the loop — sampling, l
 optimiser and schedule, exact resume, logging, progress. A task owns what differs per family:
 
 - ``num_templates`` / ``num_search``: the clip shape the sampler draws
-  (:class:`~trackkit.train.sampler.ClipSampler`; 1 and 1 = OSTrack's pairs);
+  (:class:`~trackkit.train.sampler.ClipSampler`; 1 and 1 = OSTrack's pairs), and optionally
+  ``reverse_prob``: how often a clip's search frames are played backwards (default 0);
 - ``begin_epoch(epoch)``: per-epoch settings (1-based epoch, as the official trainers count),
   e.g. OSTrack's candidate-elimination keep rate; returns what goes into the epoch's log;
 - ``make_batch(specs, template_frames, search_frames, device)``: crops on the device;
@@ -29,6 +30,7 @@ from trackkit.train.losses import TrackingLoss
 class Task(Protocol):
     num_templates: int
     num_search: int
+    reverse_prob: float
 
     def begin_epoch(self, epoch: int) -> dict: ...
 
@@ -45,6 +47,7 @@ class OneStreamPairTask:
 
     num_templates = 1
     num_search = 1
+    reverse_prob = 0.0
 
     def __init__(self, cfg: TrainConfig, track: TrackConfig):
         self.track = track

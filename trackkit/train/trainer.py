@@ -114,7 +114,8 @@ def train(model: torch.nn.Module, task: Task, sequences: _Seq, *, cfg: TrainConf
 
     net = ddp.wrap(model, dev, info)
     net.train()
-    sampler = ClipSampler(sequences, cfg, seed=seed, num_templates=task.num_templates, num_search=task.num_search)
+    sampler = ClipSampler(sequences, cfg, seed=seed, num_templates=task.num_templates, num_search=task.num_search,
+                          reverse_prob=getattr(task, "reverse_prob", 0.0))
     batches = ShardedBatchSampler(cfg.samples_per_epoch, cfg.batch_size, info.rank, info.world_size)
     loader = torch.utils.data.DataLoader(
         ClipFrames(sampler), batch_sampler=batches, collate_fn=collate_clips,
