@@ -65,6 +65,34 @@ def test_template_rows_official_indices():
         template_rows("GT_BOX", 8, None, 2, 16)
 
 
+def _official_gt_box_mask(box, size=128, stride=16):
+    """botaoye/OSTrack lib/utils/ce_utils.py (commit 33b5e12): generate_bbox_mask's Python
+    slices on the pixel mask, then generate_mask_cond's bilinear /stride and bool."""
+    mask = torch.zeros(box.shape[0], size, size)
+    for i, (x1, y1, w, h) in enumerate((box * size).tolist()):
+        mask[i, int(y1):int(y1 + h - 1), int(x1):int(x1 + w - 1)] = 1
+    m = F.interpolate(mask[:, None], scale_factor=1.0 / stride, mode="bilinear", align_corners=False)
+    return m.flatten(1).to(torch.bool)
+
+
+def test_gt_box_rows_equal_official_except_left_top_overhang():
+    inside = torch.tensor([[0.1, 0.2, 0.5, 0.3], [0.33, 0.41, 0.6, 0.55], [-0.005, 0.0, 0.4, 0.7]])
+    torch.testing.assert_close(template_rows("GT_BOX", 8, inside, 3, 16), _official_gt_box_mask(inside))
+    # 12.8 px past the left edge: the official slice [-12:50] is empty (its mask: nothing),
+    # trackkit keeps the visible part, px [0, 50) -> cells 0..2
+    over = torch.tensor([[-0.1, 0.25, 0.5, 0.5]])
+    assert not _official_gt_box_mask(over).any()
+    m = template_rows("GT_BOX", 8, over, 1, 16).reshape(8, 8)
+    want = torch.zeros(8, 8, dtype=torch.bool)
+    want[2:6, 0:3] = True
+    assert torch.equal(m, want)
+    # reaching the far edge: the official mask wraps to a strip along the right edge
+    wide = torch.tensor([[-0.1, 0.25, 1.2, 0.5]])
+    official = _official_gt_box_mask(wide).reshape(8, 8)
+    assert official[2:6, 7].all() and not official[:, :7].any()
+    assert template_rows("GT_BOX", 8, wide, 1, 16).reshape(8, 8)[2:6].all()
+
+
 def _explicit_first_ce_scores(m, z, x, rows_mode, box=None):
     """Independent computation: run the blocks before the first CE block, then the full
     attention map by hand, template rows -> search columns, mean rows then heads."""

@@ -192,3 +192,29 @@ def test_convert_cli_missing_file(tmp_path, capsys):
                    "--preset", "ostrack-cpu"])
     assert rc == 2
     assert "nope.pth.tar" in capsys.readouterr().err
+
+
+# -- SimTrack (reference forward: tests/test_simtrack_official.py) ---------------------------
+def test_convert_simtrack_cli_roundtrip(tmp_path, capsys):
+    from test_simtrack_official import SMALL as SIM_SMALL
+    from test_simtrack_official import max_diffs
+    from test_simtrack_official import official_state_dict as official_simtrack
+
+    p = get_preset("simtrack-cpu", SIM_SMALL)
+    sd = official_simtrack(p.model, seed=4)
+    ckpt, out = tmp_path / "SimTrack_ep0500.pth.tar", tmp_path / "converted.pth"
+    torch.save(sd, ckpt)  # the official tracker's file: a bare state dict
+    assert cli_main(["convert", "simtrack", str(ckpt), str(out), *SIM_SMALL,
+                     "--preset", "simtrack-cpu"]) == 0
+    assert "wrote" in capsys.readouterr().out
+    model, preset = load_model(out)
+    assert preset.model.mlp_activation == "quick_gelu" and preset.model.pre_norm
+    assert max(max_diffs(model, sd, preset.model).values()) < 1e-4
+
+
+def test_convert_kind_must_match_preset(tmp_path, capsys):
+    ckpt = tmp_path / "x.pth"
+    torch.save({"w": torch.zeros(1)}, ckpt)
+    rc = cli_main(["convert", "simtrack", str(ckpt), str(tmp_path / "o.pth"), "--preset", "ostrack-cpu"])
+    assert rc == 2
+    assert "not simtrack" in capsys.readouterr().err

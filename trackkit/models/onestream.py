@@ -58,6 +58,17 @@ def template_rows(mode: str, grid: int, template_box: torch.Tensor | None, batch
     grids, as the official 7x7 case). GT_BOX: the official pixel mask x1:int(x1+w-1) (rows
     likewise) of the box in the template crop, bilinearly downsampled by the patch stride, any
     non-zero cell counts; an empty mask (degenerate box) falls back to the centre token.
+
+    Where GT_BOX departs from the official code (botaoye/OSTrack lib/utils/ce_utils.py,
+    generate_bbox_mask, which slices mask[int(y1):int(y1+h-1), int(x1):int(x1+w-1)] on the
+    S-px template): only for a box sticking out past the left or top edge by 1 px or more
+    (int(x1) <= -1; x1 in (-1, 0) truncates to 0 and agrees). There the negative slice start
+    counts from the far edge, so the official mask covers px [S + int(x1), int(x1+w-1)) -- a
+    strip along the right (bottom) edge when the box reaches within -int(x1) px of it, else
+    nothing; a negative end counts from the far edge too. trackkit clips instead and covers
+    [0, int(x1+w-1)), the part of the box inside the crop (the official behaviour is a bug).
+    An official mask left empty that way gives the CE scores no template row (NaN); trackkit's
+    never is, and an empty one falls back to the centre token as above.
     """
     c = (grid - 1) // 2
     if mode == "ALL":

@@ -35,6 +35,9 @@ class _InertObject:
     def __setstate__(self, state):
         self._state = state
 
+    def __call__(self, *args, **kwargs):  # a stubbed function's result called in turn
+        return _InertObject(*args, **kwargs)
+
     # dict / list subclasses (EasyDict ...) get their items through these
     def __setitem__(self, key, value):
         self.__dict__.setdefault("_items", {})[key] = value
@@ -127,19 +130,21 @@ def read_checkpoint(path: str | Path, trust: bool = False, source: str = "") -> 
                 obj = torch.load(path, map_location="cpu", weights_only=False,
                                  pickle_module=_make_stub_unpickler(stubbed))
             except Exception as e:
-                raise _not_valid(path, e) from None
+                if not stubbed:
+                    raise _not_valid(path, e) from None
+                obj = None  # its foreign objects are more than inert stubs can stand in for
             if not stubbed:  # well-formed and allowed, yet refused: report torch's reason
                 raise _not_valid(path, safe_error) from None
             names = ", ".join(sorted(stubbed))
             sd, key = _unwrap(obj)
             if not _tensors_only(sd):
-                raise DataError(path, f"the checkpoint's weights need Python classes outside the "
+                raise DataError(path, f"the checkpoint's weights need Python objects outside the "
                                       f"allow-list ({names}); rerun trusting it "
                                       "(--trust-checkpoint / trust=True) only if you trust its "
-                                      "origin: that runs code from the file") from None
+                                      "origin: that runs code named in the file") from None
             others = sorted(k for k in obj if k != key) if key else []
-            skipped.append(f"read the tensors{f' under {key!r}' if key else ''}; not unpickled "
-                           f"(inert stubs): objects of {names}"
+            skipped.append(f"read the tensors{f' under {key!r}' if key else ''}; replaced by inert "
+                           f"stubs, not imported or run: {names}"
                            + (f"; other entries ignored: {others}" if others else ""))
     sd, _ = _unwrap(obj)
     if not _tensors_only(sd):
