@@ -1,12 +1,47 @@
-"""Kernels whose rows do not depend on the batch size, so batched tracking equals one-at-a-time.
+"""Batch-invariant CPU kernels: a row of a batch gets bit-identical outputs to that row alone.
 
-(Moved here from trackkit/track/tracker.py; being extended for other CPUs.)
+PyTorch and the BLAS it calls pick kernels, blockings and thread splits per call from the
+problem size, so float32 sums may run in another order when more rows share a call and the
+last bits of a sequence's output then depend on how many sequences share its batch.
+:func:`batch_invariant` routes the two kinds of modules where that was seen through oneDNN
+kernels whose rows did not depend on the batch size, for the duration of a ``with`` block:
+
+* ``Conv2d`` (the box heads, the patch embedding): :func:`batch_invariant_convolutions`.
+* ``Linear`` (the ViT's qkv / proj / MLP, bottlenecks): :func:`batch_invariant_linears`.
+  ``F.linear`` runs MKL's sgemm on the flattened ``(B * N, K)`` input. MKL's AVX-512 sgemm
+  (Intel Xeon) gave identical rows for every row count tried, but its AVX2 sgemm (what an
+  AMD EPYC runs; emulated with ``MKL_ENABLE_INSTRUCTIONS=AVX2``) blocks by row count: rows
+  of the ViT-sized products differed by up to ~2e-6 between 1 and 2..16 samples, at 1 and
+  2 threads, and tracked boxes by up to ~7e-5 px after a few frames.
+* batched ``matmul`` / ``@`` / ``bmm`` (candidate elimination's side logits of one template
+  row against all keys, ``(B, H, 1, d) @ (B, H, d, N)``): :func:`batch_invariant_matmuls`.
+  ATen's bmm over ``B * H`` one-row products summed differently for 1 and 2..16 samples on
+  both ISAs (~4e-6 on unit-scale logits); it only moves the CE scores, so boxes change only
+  where two scores nearly tie, but then a different token is dropped.
+
+Everything else the CPU presets run (LayerNorm, softmax, GELU, fused attention, sort /
+gather, elementwise math) gave identical rows under AVX-512 and AVX2 kernels when checked
+op by op. Nothing here is a proof: the guarantee is what
+``tests/test_batch_invariance.py`` checks (the CPU presets' forward, batches of 1, 2, 3 and
+16, native ISA and emulated AVX2 at 1 and 2 threads). Other devices and dtypes, and calls
+that need gradients, keep the modules' own forward.
 """
 from __future__ import annotations
 
 import contextlib
 
 import torch
+import torch.nn.functional as F
+from torch.overrides import TorchFunctionMode
+
+
+@contextlib.contextmanager
+def batch_invariant(model: torch.nn.Module):
+    """Inside the block, every float32 CPU ``Conv2d`` and ``Linear`` of ``model`` and every
+    batched float32 CPU matmul gives each batch row the bits it would get alone (see the
+    module docstring for what was checked)."""
+    with batch_invariant_convolutions(model), batch_invariant_linears(model), batch_invariant_matmuls():
+        yield
 
 
 @contextlib.contextmanager
@@ -44,5 +79,73 @@ def _onednn_forward(conv: torch.nn.Conv2d):
     return forward
 
 
-batch_invariant = batch_invariant_convolutions
+@contextlib.contextmanager
+def batch_invariant_linears(model: torch.nn.Module):
+    """Run every float32 CPU ``Linear`` of ``model`` through oneDNN's matmul, whatever the
+    batch size.
 
+    oneDNN's matmul (``torch.ops.mkldnn._linear_pointwise``, the kernel TorchInductor uses)
+    gave identical rows for 1, 2, 3, 5 and 16 samples of 2 to 320 rows each (K 3..768, out
+    64..3072, AVX-512 and AVX2, 1 and 2 threads), at the speed of ``F.linear``. A product of
+    a single row goes to its matrix-vector kernel, which sums in another order than the
+    matrix kernel that a batch of such rows gets, so an input with one row per sample
+    (``(B, K)`` or ``(B, 1, K)``) is multiplied one sample at a time: each sample then runs
+    exactly the call it runs alone. The op has no backward, so a call that needs gradients
+    keeps ``nn.Linear``'s forward (and no invariance).
+    """
+    patched = []
+    for m in model.modules():
+        if type(m) is torch.nn.Linear:
+            m.forward = _onednn_linear_forward(m)  # instance attribute shadows the class method
+            patched.append(m)
+    try:
+        yield
+    finally:
+        for m in patched:
+            del m.forward
+
+
+def _onednn_linear_forward(linear: torch.nn.Linear):
+    def forward(x):
+        w, b = linear.weight, linear.bias
+        needs_grad = torch.is_grad_enabled() and (x.requires_grad or w.requires_grad
+                                                  or (b is not None and b.requires_grad))
+        if (x.device.type != "cpu" or x.dtype != torch.float32 or x.dim() < 2 or needs_grad
+                or not torch.backends.mkldnn.is_available()):
+            return F.linear(x, w, b)
+        if x.numel() // (x.shape[0] * x.shape[-1]) == 1:  # one row per sample
+            return torch.cat([_onednn_linear(row, w, b) for row in x.split(1)])
+        return _onednn_linear(x, w, b)
+    return forward
+
+
+def _onednn_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    return torch.ops.mkldnn._linear_pointwise(x, weight, bias, "none", [], "")
+
+
+@contextlib.contextmanager
+def batch_invariant_matmuls():
+    """Inside the block (this thread), a float32 CPU ``torch.matmul`` / ``@`` / ``bmm`` of a
+    batched left operand ``(B, ..., M, K)``, B > 1, runs as B calls, one per sample (the right
+    operand split along dim 0 when it has the same leading size and rank, else shared), so each
+    sample's product is exactly the call it makes alone. Other calls pass through unchanged.
+    Not covered: ``einsum``, ``baddbmm``, ``addmm`` and other spellings of a product."""
+    with _PerSampleMatmul():
+        yield
+
+
+class _PerSampleMatmul(TorchFunctionMode):
+    _FUNCS = {torch.matmul, torch.Tensor.matmul, torch.Tensor.__matmul__, torch.bmm, torch.Tensor.bmm}
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func in self._FUNCS and not kwargs and len(args) == 2 and _per_sample(*args):
+            a, b = args
+            bs = b.split(1) if b.dim() == a.dim() and b.shape[0] == a.shape[0] else [b] * a.shape[0]
+            return torch.cat([func(x, y) for x, y in zip(a.split(1), bs)])
+        return func(*args, **kwargs)  # the mode is off inside its own handler: no recursion
+
+
+def _per_sample(a, b) -> bool:
+    return (torch.is_tensor(a) and torch.is_tensor(b) and a.device.type == "cpu" and a.dtype == torch.float32
+            and a.dim() >= 3 and a.shape[0] > 1 and 2 <= b.dim() <= a.dim())
