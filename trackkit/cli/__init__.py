@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "convert": ("trackkit.cli.convert", "convert an official checkpoint into a trackkit model"),
     "track": ("trackkit.cli.track", "run a tracker over a dataset and write result files"),
     "train": ("trackkit.cli.train", "train a preset"),
+    "pretrain": ("trackkit.cli.pretrain", "masked-autoencoder pretraining of a preset's ViT"),
     "study": ("trackkit.cli.study", "run a study grid of parameterized notebooks"),
     "report": ("trackkit.cli.report", "compile study records into tables, figures and HTML"),
 }
