@@ -151,6 +151,15 @@ def test_lr_schedule_and_weight_decay_groups():
         PretrainConfig().override(["pretrain.mask_ratio=abc"])
 
 
+def test_default_decoder_is_mae_lites():
+    """MAE-Lite's ViT-Tiny (dim 192) decoder: 96 wide, 3 heads, one block
+    (wangsr126/mae-lite f3090d4, projects/mae_lite/models_mae.py, mae_vit_tiny_patch16)."""
+    cfg = PretrainConfig()
+    assert cfg.decoder_size(192) == (96, 3) and cfg.decoder_depth == 1
+    assert cfg.decoder_size(128) == (64, 2)
+    assert PretrainConfig(decoder_dim=48, decoder_heads=4).decoder_size(128) == (48, 4)
+
+
 # -- runs --------------------------------------------------------------------------------------
 def tiny_run(out, stop=None, resume=False, seed=0):
     preset = get_preset("ostrack-cpu", TINY_MODEL)
@@ -201,7 +210,7 @@ def cpu_size_weights(tmp_path_factory):
 def test_weights_load_into_every_cpu_preset(cpu_size_weights, name):
     path = cpu_size_weights / WEIGHTS
     sd = torch.load(path, weights_only=True)["model"]
-    assert sd["pos_embed"].shape == (1, 65, 128)
+    assert sd["pos_embed"].shape == (1, 65, 128) and sd["decoder_embed.weight"].shape == (64, 128)
     model = build_model(get_preset(name, [f"model.pretrained={path}"]))
     bb = model.backbone
     for k, v in bb.state_dict().items():

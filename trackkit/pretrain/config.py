@@ -30,9 +30,12 @@ class PretrainConfig:
       norm_pix_loss: reconstruct per-patch normalised pixels.
       cls_token: the encoder carries a class token (MAE does; the checkpoint then loads into
         trackers with and without one).
-      decoder_dim, decoder_depth, decoder_heads: the light decoder (MAE-Lite for ViT-Tiny:
-        half the encoder width, one block, 32-dim heads).
-    Images (``--images`` folders use only 'resized' crops)
+      decoder_dim, decoder_depth, decoder_heads: the light decoder. MAE-Lite's for ViT-Tiny
+        is half the encoder width, one block, 32-dim heads; 0 for decoder_dim / decoder_heads
+        means exactly that for the preset's ViT (dim 128 -> 64 wide, 2 heads).
+    Images (``--images`` folders use only 'resized' crops; an epoch there is
+      ``samples_per_epoch`` crops in a fresh random order of the files: set it to the number of
+      files for MAE's epochs)
       crop_mix: weights of the crop kinds (template, search, away, resized): around the target
         at the tracker's template / search scale, a search-scale crop centred elsewhere in the
         frame, and MAE's random resized crop of the whole frame.
@@ -55,9 +58,9 @@ class PretrainConfig:
     mask_ratio: float = 0.75
     norm_pix_loss: bool = True
     cls_token: bool = True
-    decoder_dim: int = 64
+    decoder_dim: int = 0
     decoder_depth: int = 1
-    decoder_heads: int = 2
+    decoder_heads: int = 0
     crop_mix: tuple[float, float, float, float] = (0.25, 0.25, 0.25, 0.25)
     crop_scale: tuple[float, float] = (0.08, 1.0)
     crop_ratio: tuple[float, float] = (0.75, 4.0 / 3.0)
@@ -80,7 +83,9 @@ class PretrainConfig:
             p.append(f"warmup_epochs={self.warmup_epochs} must lie in [0, epochs={self.epochs}]")
         if self.base_lr <= 0 or self.min_lr < 0 or self.weight_decay < 0:
             p.append("base_lr must be > 0, min_lr and weight_decay >= 0")
-        if self.decoder_dim % self.decoder_heads:
+        if self.decoder_dim < 0 or self.decoder_heads < 0:
+            p.append("decoder_dim and decoder_heads must be >= 0 (0: MAE-Lite's choice)")
+        elif self.decoder_dim and self.decoder_heads and self.decoder_dim % self.decoder_heads:
             p.append(f"decoder_dim={self.decoder_dim} is not divisible by decoder_heads={self.decoder_heads}")
         if self.decoder_depth < 1:
             p.append("decoder_depth must be >= 1")
@@ -106,6 +111,11 @@ class PretrainConfig:
     def synth_group(self) -> int:
         """Crops taken from one planned procedural scene."""
         return self.synth_frames_per_scene * self.synth_crops_per_frame
+
+    def decoder_size(self, embed_dim: int) -> tuple[int, int]:
+        """(width, heads) of the decoder for an encoder of ``embed_dim`` (0s resolved)."""
+        dim = self.decoder_dim or embed_dim // 2
+        return dim, self.decoder_heads or max(1, dim // 32)
 
     def lr(self) -> float:
         """The peak learning rate, MAE's linear scaling rule."""

@@ -191,7 +191,8 @@ class SynthCrops(torch.utils.data.Dataset):
 
 
 class FolderCrops(torch.utils.data.Dataset):
-    """Item (epoch, i) -> uint8 (1, S, S, 3): a random resized crop of image perm_epoch[i % n]."""
+    """Item (epoch, i) -> uint8 (1, S, S, 3): a random resized crop of image perm_epoch[i % n]
+    (an epoch of fewer items than files sees a fresh random subset)."""
 
     def __init__(self, paths: list[Path], crops: CropMaker, seed: int = 0):
         self.paths, self.crops, self.seed = list(paths), crops, seed

@@ -126,8 +126,9 @@ class MaskedAutoencoder(nn.Module):
 
     @classmethod
     def build(cls, backbone: dict, cfg: PretrainConfig) -> "MaskedAutoencoder":
-        return cls(backbone, cls_token=cfg.cls_token, decoder_dim=cfg.decoder_dim,
-                   decoder_depth=cfg.decoder_depth, decoder_heads=cfg.decoder_heads,
+        dim, heads = cfg.decoder_size(backbone["embed_dim"])
+        return cls(backbone, cls_token=cfg.cls_token, decoder_dim=dim,
+                   decoder_depth=cfg.decoder_depth, decoder_heads=heads,
                    mask_ratio=cfg.mask_ratio, norm_pix_loss=cfg.norm_pix_loss)
 
     def _init_weights(self) -> None:
