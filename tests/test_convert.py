@@ -15,8 +15,12 @@ import torch.nn.functional as F
 
 from trackkit.cli import main as cli_main
 from trackkit.errors import DataError
-from trackkit.models import get_preset, load_model
-from trackkit.models.convert import convert_ostrack
+from trackkit.families import get_preset, load_model
+from trackkit.families.ostrack import convert_ostrack as _convert_ostrack
+
+
+def convert_ostrack(checkpoint, preset):
+    return _convert_ostrack(checkpoint, preset)[0]
 
 SMALL = ["model.embed_dim=64", "model.num_heads=4", "model.head_channels=32"]
 
@@ -45,9 +49,19 @@ def official_state_dict(cfg, seed=0) -> dict:
                p + "norm2.weight": 1 + r(D, std=0.1), p + "norm2.bias": r(D),
                p + "mlp.fc1.weight": r(hid, D, std=0.05), p + "mlp.fc1.bias": r(hid),
                p + "mlp.fc2.weight": r(D, hid, std=0.05), p + "mlp.fc2.bias": r(D)}
-    C = cfg.head_channels
-    ch = [D, C, C // 2, C // 4, C // 8]
-    for branch, nout in (("ctr", 1), ("offset", 2), ("size", 2)):
+    return sd | official_head_weights(g, D, cfg.head_channels, {"ctr": 1, "offset": 2, "size": 2})
+
+
+def official_head_weights(g, cin: int, C: int, branches: dict[str, int]) -> dict:
+    """Random weights of the box head's conv towers in the official layout, which OSTrack's
+    CenterPredictor and STARK's Corner_Predictor (SimTrack) share: per branch b,
+    box_head.conv{1..4}_b.{0: Conv3x3, 1: BatchNorm} (cin -> C -> C/2 -> C/4 -> C/8) and
+    box_head.conv5_b (1x1 conv to branches[b] channels)."""
+    def r(*shape, std=0.02):
+        return torch.randn(*shape, generator=g) * std
+
+    sd, ch = {}, [cin, C, C // 2, C // 4, C // 8]
+    for branch, nout in branches.items():
         for j in range(4):
             p = f"box_head.conv{j + 1}_{branch}."
             sd |= {p + "0.weight": r(ch[j + 1], ch[j], 3, 3, std=1 / math.sqrt(9 * ch[j])),
@@ -59,6 +73,19 @@ def official_state_dict(cfg, seed=0) -> dict:
         sd |= {f"box_head.conv5_{branch}.weight": r(nout, ch[4], 1, 1, std=0.3),
                f"box_head.conv5_{branch}.bias": r(nout)}
     return sd
+
+
+def official_tower(sd, fmap, branch: str):
+    """One branch of that head, eval mode: 4 x (Conv3x3 + BatchNorm(running stats, eps 1e-5) +
+    ReLU), then the 1x1 conv5."""
+    t = fmap
+    for j in range(1, 5):
+        p = f"box_head.conv{j}_{branch}."
+        t = F.conv2d(t, sd[p + "0.weight"], sd[p + "0.bias"], padding=1)
+        t = F.batch_norm(t, sd[p + "1.running_mean"], sd[p + "1.running_var"],
+                         sd[p + "1.weight"], sd[p + "1.bias"], training=False, eps=1e-5)
+        t = F.relu(t)
+    return F.conv2d(t, sd[f"box_head.conv5_{branch}.weight"], sd[f"box_head.conv5_{branch}.bias"])
 
 
 def reference_maps(sd, cfg, z, x):
@@ -114,19 +141,9 @@ def reference_maps(sd, cfg, z, x):
     Fs = cfg.feat_size
     fmap = full.transpose(1, 2).reshape(B, D, Fs, Fs)
 
-    def branch(name):
-        t = fmap
-        for j in range(1, 5):
-            p = f"box_head.conv{j}_{name}."
-            t = F.conv2d(t, sd[p + "0.weight"], sd[p + "0.bias"], padding=1)
-            t = F.batch_norm(t, sd[p + "1.running_mean"], sd[p + "1.running_var"],
-                             sd[p + "1.weight"], sd[p + "1.bias"], training=False, eps=1e-5)
-            t = F.relu(t)
-        return F.conv2d(t, sd[f"box_head.conv5_{name}.weight"], sd[f"box_head.conv5_{name}.bias"])
-
-    score = branch("ctr").sigmoid().clamp(1e-4, 1 - 1e-4)
-    size = branch("size").sigmoid().clamp(1e-4, 1 - 1e-4)
-    return score, size, branch("offset"), gidx
+    score = official_tower(sd, fmap, "ctr").sigmoid().clamp(1e-4, 1 - 1e-4)
+    size = official_tower(sd, fmap, "size").sigmoid().clamp(1e-4, 1 - 1e-4)
+    return score, size, official_tower(sd, fmap, "offset"), gidx
 
 
 def _inputs(cfg, B=2, seed=1):
@@ -204,7 +221,7 @@ def test_convert_simtrack_cli_roundtrip(tmp_path, capsys):
     sd = official_simtrack(p.model, seed=4)
     ckpt, out = tmp_path / "SimTrack_ep0500.pth.tar", tmp_path / "converted.pth"
     torch.save(sd, ckpt)  # the official tracker's file: a bare state dict
-    assert cli_main(["convert", "simtrack", str(ckpt), str(out), *SIM_SMALL,
+    assert cli_main(["convert", "simtrack", str(ckpt), str(out), *[a for o in SIM_SMALL for a in ("--set", o)],
                      "--preset", "simtrack-cpu"]) == 0
     assert "wrote" in capsys.readouterr().out
     model, preset = load_model(out)

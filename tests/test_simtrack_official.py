@@ -19,10 +19,16 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from test_convert import official_head_weights, official_tower
 from trackkit.errors import DataError
-from trackkit.models import get_preset
-from trackkit.models.convert import convert_simtrack, map_official_simtrack
-from trackkit.models.simtrack import SimTrack, simtrack_template_box
+from trackkit.families import get_preset
+from trackkit.families.simtrack import SimTrack, simtrack_template_box
+from trackkit.families.simtrack import convert_simtrack as _convert_simtrack
+from trackkit.models.convert import map_official_simtrack
+
+
+def convert_simtrack(checkpoint, preset):
+    return _convert_simtrack(checkpoint, preset)[0]
 
 # CLIP backbone options on a small SimTrack: dim 64, 2 blocks, 64/128 px, 48 px window
 CLIP = ["model.pre_norm=true", "model.norm_eps=1e-5", "model.mlp_activation=quick_gelu",
@@ -62,19 +68,7 @@ def official_state_dict(cfg, pos_grid=14, seed=0) -> dict:
                p + "ln_2.weight": 1 + r(D, std=0.1), p + "ln_2.bias": r(D),
                p + "mlp.c_fc.weight": r(hid, D, std=0.1), p + "mlp.c_fc.bias": r(hid),
                p + "mlp.c_proj.weight": r(D, hid, std=0.05), p + "mlp.c_proj.bias": r(D)}
-    ch = [B, C, C // 2, C // 4, C // 8]
-    for branch in ("tl", "br"):
-        for j in range(4):
-            p = f"box_head.conv{j + 1}_{branch}."
-            sd |= {p + "0.weight": r(ch[j + 1], ch[j], 3, 3, std=1 / math.sqrt(9 * ch[j])),
-                   p + "0.bias": r(ch[j + 1]),
-                   p + "1.weight": 1 + r(ch[j + 1], std=0.1), p + "1.bias": r(ch[j + 1]),
-                   p + "1.running_mean": r(ch[j + 1], std=0.1),
-                   p + "1.running_var": 1 + torch.rand(ch[j + 1], generator=g),
-                   p + "1.num_batches_tracked": torch.tensor(500)}
-        sd |= {f"box_head.conv5_{branch}.weight": r(1, ch[4], 1, 1, std=0.3),
-               f"box_head.conv5_{branch}.bias": r(1)}
-    return sd
+    return sd | official_head_weights(g, B, C, {"tl": 1, "br": 1})
 
 
 def reference_forward(sd, cfg, z, x, annot) -> dict:
@@ -158,17 +152,7 @@ def reference_forward(sd, cfg, z, x, annot) -> dict:
     feat = F.linear(tokens[:, :-fz * fz], sd["bottleneck.weight"], sd["bottleneck.bias"])
     fmap = feat[:, -sz * sz:].transpose(1, 2).reshape(B, -1, sz, sz)
 
-    def branch(name):
-        m = fmap
-        for j in range(1, 5):
-            p = f"box_head.conv{j}_{name}."
-            m = F.conv2d(m, sd[p + "0.weight"], sd[p + "0.bias"], padding=1)
-            m = F.batch_norm(m, sd[p + "1.running_mean"], sd[p + "1.running_var"],
-                             sd[p + "1.weight"], sd[p + "1.bias"], training=False, eps=1e-5)
-            m = F.relu(m)
-        return F.conv2d(m, sd[f"box_head.conv5_{name}.weight"], sd[f"box_head.conv5_{name}.bias"])
-
-    tl, br = branch("tl"), branch("br")
+    tl, br = official_tower(sd, fmap, "tl"), official_tower(sd, fmap, "br")
     idx = torch.arange(sz) * P
     cx, cy = idx.repeat(sz).float(), idx.repeat_interleave(sz).float()
 
