@@ -20,7 +20,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from trackkit.models import build_model, get_preset
+from trackkit.families import build_model, get_preset
 from trackkit.profiling import example_inputs
 
 

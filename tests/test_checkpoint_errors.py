@@ -11,7 +11,7 @@ import torch
 
 from trackkit.cli import main as cli_main
 from trackkit.errors import DataError
-from trackkit.models import get_preset, load_model
+from trackkit.families import get_preset, load_model
 from trackkit.models.weights import read_checkpoint, read_state_dict
 
 SETTINGS_MODULE = "lib.train.admin.settings"

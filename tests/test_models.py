@@ -8,10 +8,10 @@ from timm.models.vision_transformer import VisionTransformer
 
 from trackkit.cli import main as cli_main
 from trackkit.errors import ConfigError, DataError
-from trackkit.models import (ModelConfig, Preset, build_model, get_preset, list_presets,
-                             load_model, save_model)
+from trackkit.families import Preset, build_model, get_preset, list_presets, load_model, save_model
+from trackkit.families.ostrack import OSTrackConfig
+from trackkit.families.simtrack import patch_box_ratio
 from trackkit.models.heads import CenterHead, CornerHead
-from trackkit.models.simtrack import patch_box_ratio
 
 
 
@@ -286,9 +286,9 @@ def test_save_load_model(tmp_path):
 
 def test_model_config_validation():
     with pytest.raises(ConfigError, match="divisible"):
-        ModelConfig(embed_dim=100, num_heads=12)
+        OSTrackConfig(embed_dim=100, num_heads=12)
     with pytest.raises(ConfigError, match="multiple of patch_size"):
-        ModelConfig(search_size=250)
+        OSTrackConfig(search_size=250)
 
 
 @pytest.mark.parametrize("name", ["ostrack-cpu", "simtrack-cpu"])

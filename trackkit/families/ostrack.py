@@ -1,8 +1,9 @@
 """OSTrack (Ye et al., ECCV 2022): one-stream ViT with early candidate elimination, center head.
 
 Deltas on the shared parts:
-- network: :class:`trackkit.models.ostrack.OSTrack` (the one-stream ViT of
-  :mod:`trackkit.models.onestream` with CE blocks + :class:`~trackkit.models.heads.CenterHead`);
+- config: :class:`OSTrackConfig` = the backbone's fields + the box head's;
+- network: :class:`OSTrack` = the one-stream ViT of :mod:`trackkit.models.onestream` (its CE
+  blocks) + :class:`~trackkit.models.heads.CenterHead` (or STARK's corner head, an ablation);
 - training task: pairs with focal + GIoU + L1 (:class:`~trackkit.train.task.OneStreamPairTask`)
   plus CE's keep-rate schedule (:func:`trackkit.train.schedule.keep_rate`: 1 until
   ``train.ce_start_epoch``, cosine to the preset's keep ratio over ``train.ce_warm_epochs``);
@@ -18,16 +19,80 @@ CPU scale (64 px template / 128 px search, dim 128, depth 4; trains in ~10 min o
 """
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
+
+import torch
+from torch import nn
 
 from trackkit.crop import TrackConfig
 from trackkit.families.registry import Family, Preset, register_family, register_preset
-from trackkit.models.config import ModelConfig
-from trackkit.models.ostrack import OSTrack
+from trackkit.models.config import BackboneConfig
+from trackkit.models.convert import map_official_ostrack, read_official
+from trackkit.models.heads import build_box_head, search_outputs
+from trackkit.models.onestream import OneStreamViT, set_trainable
 from trackkit.track.onestream import OneStreamTracking
 from trackkit.train.config import TrainConfig
 from trackkit.train.schedule import keep_rate
 from trackkit.train.task import OneStreamPairTask
+
+
+@dataclass(frozen=True)
+class OSTrackConfig(BackboneConfig):
+    """OSTrack's network: the one-stream ViT (its fields, defaults OSTrack-B/256 with CE at
+    blocks 3/6/9, keep 0.7) plus the box head.
+
+    head: 'center' (OSTrack's CenterPredictor) or 'corner' (STARK's corner predictor).
+    head_channels: first conv width (256; halves three times).
+    bottleneck_dim: Linear(embed_dim, bottleneck_dim) before a corner head (0 = none).
+    """
+
+    head: str = "center"
+    head_channels: int = 256
+    bottleneck_dim: int = 0
+
+    def problems(self) -> list[str]:
+        p = super().problems()
+        if self.head not in ("center", "corner"):
+            p.append(f"head={self.head!r} is not one of ('center', 'corner')")
+        if self.head == "center" and self.bottleneck_dim:
+            p.append("bottleneck_dim applies to the corner head only")
+        return p
+
+
+class OSTrack(nn.Module):
+    """``out = model(template, search, template_box=None, keep_rate=None)``: the head's outputs
+    ('boxes' (B,4) normalised cx,cy,w,h; the center head also 'score_map' (B,1,F,F),
+    'size_map', 'offset_map') plus 'keep_indices' / 'removed_indices' (one (B,n) tensor of
+    original search-token indices per CE block) and 'search_feat' (B,D,F,F), the restored
+    search features the head saw. Module names follow the official checkpoints."""
+
+    def __init__(self, backbone: OneStreamViT, box_head: nn.Module, cfg: OSTrackConfig):
+        super().__init__()
+        self.backbone = backbone
+        self.box_head = box_head
+        self.cfg = cfg
+        self.feat_size = cfg.feat_size
+        self.head_type = box_head.head_type
+
+    @classmethod
+    def from_config(cls, cfg: OSTrackConfig) -> "OSTrack":
+        model = cls(OneStreamViT.from_config(cfg), build_box_head(cfg.head, cfg.embed_dim, cfg.head_channels,
+                                                                  cfg.feat_size, cfg.bottleneck_dim), cfg)
+        model.set_trainable(cfg.trainable)
+        return model
+
+    def set_trainable(self, spec: str) -> None:
+        """Backbone switch ('all' | 'none' | 'last:N' | 'norm'); the head always trains."""
+        set_trainable(self.backbone, spec)
+
+    def forward(self, template: torch.Tensor, search: torch.Tensor,
+                template_box: torch.Tensor | None = None, keep_rate: float | None = None) -> dict:
+        feats = self.backbone(template, search, template_box=template_box, keep_rate=keep_rate)
+        return search_outputs(self.box_head, feats, self.feat_size)
+
+    def decode(self, out: dict, window: torch.Tensor | None = None, return_score: bool = False):
+        """(B,4) normalised cx,cy,w,h; see the head's decode (the corner head ignores window)."""
+        return self.box_head.decode(out, window=window, return_score=return_score)
 
 
 class OSTrackTask(OneStreamPairTask):
@@ -49,22 +114,25 @@ class OSTrackTask(OneStreamPairTask):
         return {"keep_rate": self.rate}
 
 
-def _convert_ostrack(checkpoint, preset):
-    from trackkit.models.convert import convert_ostrack
-
-    return convert_ostrack(checkpoint, preset)
+def convert_ostrack(checkpoint, preset: Preset, trust: bool = False) -> tuple[nn.Module, list[str]]:
+    """An official OSTrack checkpoint (botaoye/OSTrack ``OSTrack_ep0300.pth.tar``: a path or a
+    state dict) in ``preset``'s network -> (model in eval mode, notes on what reading skipped)."""
+    model = OSTrack.from_config(preset.model)
+    sd, where, skipped = read_official(checkpoint, trust)
+    model.load_state_dict(map_official_ostrack(sd, model, where), strict=True)
+    return model.eval(), skipped
 
 
 FAMILY = register_family(Family(
-    name="ostrack", config=ModelConfig, build=OSTrack.from_config, task=OSTrackTask,
-    tracking=lambda preset: OneStreamTracking(), converters={"ostrack": _convert_ostrack},
+    name="ostrack", config=OSTrackConfig, build=OSTrack.from_config, task=OSTrackTask,
+    tracking=lambda preset: OneStreamTracking(), converters={"ostrack": convert_ostrack},
     description="one-stream ViT + early candidate elimination + center head (OSTrack, ECCV 2022)"))
 
 # -- paper scale -----------------------------------------------------------------------------
 MAE_B = "MAE ViT-B/16: mae_pretrain_vit_base.pth (github.com/facebookresearch/mae)"
 MAE_TINY = "MAE-Lite ViT-Tiny: mae_tiny_400e.pth.tar (github.com/wangsr126/mae-lite)"
 
-_B256 = ModelConfig(pretrained_source=MAE_B)
+_B256 = OSTrackConfig(pretrained_source=MAE_B)
 register_preset(Preset("ostrack-b256", "OSTrack-256: ViT-B/16, 128/256 px, CE 3/6/9 at 0.7", "ostrack", _B256))
 register_preset(Preset("ostrack-b256-noce", "OSTrack-256 without candidate elimination", "ostrack",
                        replace(_B256, ce_loc=())))
@@ -74,7 +142,7 @@ register_preset(Preset("ostrack-b384", "OSTrack-384: ViT-B/16, 192/384 px, CE 3/
                        _B384, _T384))
 register_preset(Preset("ostrack-b384-noce", "OSTrack-384 without candidate elimination", "ostrack",
                        replace(_B384, ce_loc=()), _T384))
-_TINY = ModelConfig(embed_dim=192, depth=12, num_heads=12, ce_loc=(), pretrained_source=MAE_TINY)
+_TINY = OSTrackConfig(embed_dim=192, depth=12, num_heads=12, ce_loc=(), pretrained_source=MAE_TINY)
 register_preset(Preset("ostrack-tiny", "OSTrack with ViT-Tiny (MAE-Lite: dim 192, 12 heads), no CE "
                        "(STDTrack's baseline)", "ostrack", _TINY))
 register_preset(Preset("ostrack-tiny-ce", "OSTrack with ViT-Tiny (MAE-Lite), CE 3/6/9 at 0.7", "ostrack",
@@ -84,9 +152,9 @@ register_preset(Preset("ostrack-tiny-ce", "OSTrack with ViT-Tiny (MAE-Lite), CE 
 # Sized so `trackkit train --preset ostrack-cpu` learns the procedural benchmark in ~10 minutes
 # on 2 cores from random init: 64/128 px crops, 16 px patches -> 16 template + 64 search
 # tokens, dim 128, depth 4, heads 4; head width 64.
-CPU_MODEL = ModelConfig(embed_dim=128, depth=4, num_heads=4, template_size=64, search_size=128,
-                        ce_loc=(1, 2), ce_keep_ratio=0.7, head_channels=64, drop_path_rate=0.0,
-                        pretrained_grid=8, pretrained_source="none (random init)")
+CPU_MODEL = OSTrackConfig(embed_dim=128, depth=4, num_heads=4, template_size=64, search_size=128,
+                          ce_loc=(1, 2), ce_keep_ratio=0.7, head_channels=64, drop_path_rate=0.0,
+                          pretrained_grid=8, pretrained_source="none (random init)")
 CPU_TRACK = TrackConfig(template_size=64, search_size=128)
 # num_workers=1: rendering the procedural frames is about half of a step on one core; one
 # loader process renders the next batch while the main process trains on this one.

@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from trackkit.errors import ConfigError
 from trackkit.models.onestream import MLP_ACTIVATIONS
 
-ARCHS = ("ostrack", "simtrack")
-HEADS = ("center", "corner")
 CE_TEMPLATE_RANGES = ("CTR_POINT", "CTR_REC", "ALL", "GT_BOX")
 
 
@@ -128,40 +126,4 @@ class BackboneConfig:
         t = self.trainable
         if not (t in ("all", "none", "norm") or (t.startswith("last:") and t[5:].isdigit())):
             p.append(f"trainable={t!r}: use 'all', 'none', 'norm' or 'last:N'")
-        return p
-
-
-@dataclass(frozen=True)
-class ModelConfig(BackboneConfig):
-    """OSTrack's and SimTrack's networks: the backbone plus a box head (and SimTrack's parts).
-
-    Head
-      head: 'center' (OSTrack CenterPredictor) or 'corner' (STARK corner predictor).
-      head_channels: first conv width (256 in both papers; halves three times).
-      bottleneck_dim: Linear(embed_dim, bottleneck_dim) before the corner head (0 = none).
-    SimTrack
-      foveal_size: side in px of the central template crop embedded as extra tokens (0 = off).
-      dist_pos_embed: template position embedding from FCs(R, cx, cy) of the target box.
-    arch: which of the two networks ('ostrack' | 'simtrack').
-    """
-
-    arch: str = "ostrack"
-    head: str = "center"
-    head_channels: int = 256
-    bottleneck_dim: int = 0
-    foveal_size: int = 0
-    dist_pos_embed: bool = False
-
-    def problems(self) -> list[str]:
-        p = super().problems()
-        if self.arch not in ARCHS:
-            p.append(f"arch={self.arch!r} is not one of {ARCHS}")
-        if self.head not in HEADS:
-            p.append(f"head={self.head!r} is not one of {HEADS}")
-        if self.foveal_size < 0 or self.foveal_size % self.patch_size:
-            p.append(f"foveal_size={self.foveal_size} is not a non-negative multiple of patch_size={self.patch_size}")
-        if self.foveal_size and self.foveal_size >= self.template_size:
-            p.append(f"foveal_size={self.foveal_size} must be smaller than template_size={self.template_size}")
-        if self.head == "center" and self.bottleneck_dim:
-            p.append("bottleneck_dim applies to the corner head only")
         return p

@@ -1,7 +1,11 @@
-"""Official OSTrack / SimTrack checkpoints -> trackkit models.
+"""Official OSTrack / SimTrack checkpoint layouts -> trackkit state dicts.
 
-OSTrack (botaoye/OSTrack): ``OSTrack_ep0300.pth.tar`` keeps its weights under 'net' (layout
-in shared/reference/trackers.md). trackkit's backbone and center head use the same module
+The families' converters (``trackkit.families.ostrack.convert_ostrack``, ``...simtrack.
+convert_simtrack``; ``trackkit convert``) read a file with :func:`read_official`, build their
+network and load what the mapping here gives.
+
+OSTrack (botaoye/OSTrack): ``OSTrack_ep0300.pth.tar`` keeps its weights under 'net'
+(``lib/models/ostrack/``). trackkit's backbone and center head use the same module
 names, so the mapping only drops what the tracker never uses after fine-tuning
 (``backbone.cls_token`` and the pretrained-grid ``backbone.pos_embed``, already resampled
 into ``pos_embed_z`` / ``pos_embed_x``).
@@ -27,9 +31,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from trackkit.errors import ConfigError, DataError
-from trackkit.models.ostrack import OSTrack
-from trackkit.models.simtrack import SimTrack
+from trackkit.errors import DataError
 from trackkit.models.weights import read_checkpoint
 
 UNUSED_OFFICIAL_KEYS = ("backbone.cls_token", "backbone.pos_embed")
@@ -128,37 +130,11 @@ def map_official_simtrack(sd: dict[str, torch.Tensor], model: torch.nn.Module,
     return _check_fit(mapped, model, where)
 
 
-_KINDS = {"ostrack": (OSTrack, map_official_ostrack), "simtrack": (SimTrack, map_official_simtrack)}
-
-
-def convert_official(kind: str, checkpoint: str | Path | dict, preset,
-                     trust: bool = False) -> tuple[torch.nn.Module, list[str]]:
-    """Build ``preset``'s network (a resolved preset: ``.name``, ``.model``) and load an
-    official ``kind`` ('ostrack' | 'simtrack') checkpoint into it: a path, or a dict of tensors
-    or {'net': tensors}. Returns (model in eval mode, notes on what reading the file skipped).
-    """
-    if kind not in _KINDS:
-        raise ConfigError(f"unknown checkpoint kind {kind!r}; known: {', '.join(_KINDS)}")
-    if preset.model.arch != kind:
-        raise ConfigError(f"preset {preset.name!r} is a {preset.model.arch} model, not {kind}")
+def read_official(checkpoint: str | Path | dict, trust: bool = False) -> tuple[dict, Path | None, list[str]]:
+    """An official checkpoint (a path, or a dict of tensors or {'net': tensors}) -> (state dict,
+    the path for error messages, notes on what reading the file skipped)."""
     if isinstance(checkpoint, dict):
-        sd, where, skipped = checkpoint, None, []
-        if isinstance(sd.get("net"), dict):
-            sd = sd["net"]
-    else:
-        ckpt = read_checkpoint(checkpoint, trust=trust)
-        sd, where, skipped = ckpt.state_dict, checkpoint, ckpt.skipped
-    network, mapper = _KINDS[kind]
-    model = network.from_config(preset.model)
-    model.load_state_dict(mapper(sd, model, where), strict=True)
-    return model.eval(), skipped
-
-
-def convert_ostrack(checkpoint: str | Path | dict, preset, trust: bool = False) -> torch.nn.Module:
-    """An official OSTrack checkpoint in ``preset``'s network (eval mode)."""
-    return convert_official("ostrack", checkpoint, preset, trust)[0]
-
-
-def convert_simtrack(checkpoint: str | Path | dict, preset, trust: bool = False) -> torch.nn.Module:
-    """An official SimTrack checkpoint in ``preset``'s network (eval mode)."""
-    return convert_official("simtrack", checkpoint, preset, trust)[0]
+        sd = checkpoint["net"] if isinstance(checkpoint.get("net"), dict) else checkpoint
+        return sd, None, []
+    ckpt = read_checkpoint(checkpoint, trust=trust)
+    return ckpt.state_dict, Path(checkpoint), ckpt.skipped

@@ -125,3 +125,22 @@ class CornerHead(nn.Module):
             return boxes
         p = out["corner_maps"].flatten(2).softmax(dim=2).amax(dim=2).mean(dim=1)
         return boxes, p
+
+
+def build_box_head(kind: str, in_dim: int, channels: int, feat_size: int, bottleneck_dim: int = 0) -> nn.Module:
+    """'center' -> :class:`CenterHead`, 'corner' -> :class:`CornerHead` (with its bottleneck)."""
+    if kind == "center":
+        return CenterHead(in_dim, channels, feat_size)
+    if kind == "corner":
+        return CornerHead(in_dim, channels, feat_size, bottleneck_dim)
+    raise ValueError(f"unknown box head {kind!r}: 'center' or 'corner'")
+
+
+def search_outputs(box_head: nn.Module, feats: dict, feat_size: int) -> dict:
+    """A box head on a one-stream backbone's restored search tokens: the head's outputs plus
+    'keep_indices' / 'removed_indices' (candidate elimination) and 'search_feat' (B,D,F,F)."""
+    out = box_head(feats["search"])
+    out["keep_indices"] = feats["keep_indices"]
+    out["removed_indices"] = feats["removed_indices"]
+    out["search_feat"] = tokens_to_map(feats["search"], feat_size)
+    return out

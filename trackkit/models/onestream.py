@@ -187,7 +187,7 @@ class OneStreamViT(nn.Module):
 
     @classmethod
     def from_config(cls, cfg) -> "OneStreamViT":
-        """The backbone a :class:`trackkit.models.config.ModelConfig` describes."""
+        """The backbone a :class:`trackkit.models.config.BackboneConfig` (or a family config extending it) describes."""
         return cls(
             embed_dim=cfg.embed_dim, depth=cfg.depth, num_heads=cfg.num_heads,
             mlp_ratio=cfg.mlp_ratio, qkv_bias=cfg.qkv_bias, patch_size=cfg.patch_size,
