@@ -12,7 +12,7 @@ PIP    := env -u PIP_FIND_LINKS -u PIP_EXTRA_INDEX_URL -u PIP_INDEX_URL PIP_CONF
 JOBS   ?= 2
 TEST_ARGS ?=
 
-.PHONY: setup test main smoke bench clean
+.PHONY: setup test main smoke bench lab clean
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
@@ -25,11 +25,17 @@ $(STAMP): pyproject.toml constraints.txt
 test: $(STAMP)
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile -q $(TEST_ARGS) tests
 
-# The main job: the early-candidate-elimination study at the cpu profile (resumable: a rerun
-# skips finished runs and reuses trained weights from runs/cache), then the report in reports/.
+# The main job: the early-candidate-elimination study and the cost of every preset at the cpu
+# profile (resumable: a rerun skips finished runs and reuses trained weights from runs/cache),
+# then the report in reports/, which only reads what the studies recorded.
 main: $(STAMP)
 	$(BIN)/trackkit study run studies/ece_keep_ratio.yaml --profile cpu --workers $(JOBS); s=$$?; \
-	$(BIN)/trackkit report --profile cpu --cost-latency-max-gmacs 1 && exit $$s
+	$(BIN)/trackkit study run studies/preset_costs.yaml --profile cpu || s=1; \
+	$(BIN)/trackkit report --profile cpu && exit $$s
+
+# Explore the notebooks in JupyterLab with the kit's kernel ("python3", installed into .venv by setup).
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks
 
 bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b --quick || exit 1; done

@@ -73,31 +73,25 @@ cache_dir: str = "../runs/cache"  # trained weights and tracking results shared 
 record_dir = None  # set by the study runner; None: record nothing
 
 # %%
-import math
 import time
-import warnings
 from dataclasses import asdict
 
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 import seaborn as sns
 import torch
 from IPython.display import Markdown, display
 
-warnings.filterwarnings("ignore", message="IProgress not found")  # text progress bars under papermill
-
-from trackkit.data.synth import SynthDataset, get_preset as synth_preset_config
+from trackkit.data.synth import SynthDataset, get_synth_preset
 from trackkit.errors import ConfigError
-from trackkit.eval import evaluate
-from trackkit.eval.bootstrap import bootstrap_ratio
-from trackkit.models import build_model, get_preset, load_model
-from trackkit.profiling import count_flops, count_macs, example_inputs
+from trackkit.eval import evaluate, evaluate_all_protocols
+from trackkit.eval.paired import paired_difference
+from trackkit.families import build_model, build_tracker, get_preset, load_model
+from trackkit.profiling import compare_costs, example_inputs
 from trackkit.report.paper_numbers import paper_table
 from trackkit.study import record, record_table
+from trackkit.study.probes import ce_presets, ce_target_retention, dropped_tokens_figure
 from trackkit.study.shared import SyntheticData, cached_tracking, cached_training
-from trackkit.track import from_preset
-from trackkit.track.crop import box_in_crop, normalize, sample_crops, stack_frames
 
 if ce_mode not in ("inference", "trained"):
     raise ConfigError(f"ce_mode={ce_mode!r}: use 'inference' or 'trained'")
@@ -118,28 +112,15 @@ t_start = time.perf_counter()
 
 # %%
 base = get_preset(preset)
-scale = search_size / base.model.search_size
-template_size = int(round(base.model.template_size * scale))
-factor = search_factor or (base.track.search_factor if scale == 1 else 5.0)
-E = train_epochs
-common = [f"model.search_size={search_size}", f"track.search_size={search_size}",
-          f"model.template_size={template_size}", f"track.template_size={template_size}",
-          f"track.search_factor={factor}", f"train.epochs={E}", f"train.samples_per_epoch={samples_per_epoch}",
-          f"train.batch_size={batch_size}", f"train.lr_drop_epoch={max(1, round(E * 240 / 300))}",
-          f"train.ce_start_epoch={max(1, round(E * 20 / 300))}", f"train.ce_warm_epochs={max(1, round(E * 80 / 300))}"]
-if lr:
-    common.append(f"train.lr={lr}")
-if pretrained:
-    common.append(f"model.pretrained={pretrained}")
-with_ce = keep_ratio < 1 and len(ce_loc) > 0
-reference = base.override(common + ["model.ce_loc=()"])
-variant = base.override(common + [f"model.ce_loc={list(ce_loc)}", f"model.ce_keep_ratio={keep_ratio}"]) \
-    if with_ce else reference
+reference, variant = ce_presets(base, search_size=search_size, keep_ratio=keep_ratio, ce_loc=ce_loc,
+                                search_factor=search_factor, train_epochs=train_epochs, lr=lr, pretrained=pretrained,
+                                samples_per_epoch=samples_per_epoch, batch_size=batch_size)
+with_ce = variant is not reference
 tokens = variant.model.ce_token_counts()
 pd.DataFrame({
     "": ["reference (no CE)", "variant"],
-    "template / search px": [f"{template_size} / {search_size}"] * 2,
-    "search factor": [factor] * 2,
+    "template / search px": [f"{variant.model.template_size} / {search_size}"] * 2,
+    "search factor": [variant.track.search_factor] * 2,
     "CE blocks": ["–", ", ".join(map(str, variant.model.ce_loc)) or "–"],
     "keep ratio": ["–", keep_ratio if with_ce else "–"],
     "search tokens per CE stage": [str(reference.model.feat_size ** 2), " → ".join(map(str, tokens))],
@@ -158,11 +139,10 @@ pd.DataFrame({
 # %%
 data = SyntheticData(synth_preset, n_train, train_frames)
 train_preset = reference if ce_mode == "inference" else variant
-train_keep = keep_ratio if (ce_mode == "trained" and with_ce) else None
-weights = cached_training(cache_dir, train_preset, data=data, seed=seed, keep_ratio=train_keep, device=dev)
+weights = cached_training(cache_dir, train_preset, data=data, seed=seed, device=dev)
 ref_weights = weights if train_preset is reference else \
-    cached_training(cache_dir, reference, data=data, seed=seed, keep_ratio=None, device=dev)
-log = pd.DataFrame([{"epoch": r["epoch"], "keep_rate": r["keep_rate"], **r["loss"]} for r in weights.meta["log"]])
+    cached_training(cache_dir, reference, data=data, seed=seed, device=dev)
+log = pd.DataFrame([{"epoch": r["epoch"], "keep_rate": r.get("keep_rate"), **r["loss"]} for r in weights.meta["log"]])
 print(f"weights {weights.key} ({'cached' if weights.cached else 'trained now'}, "
       f"{weights.meta['wall_s']:.0f} s of training)")
 log.tail(3)
@@ -172,16 +152,16 @@ log.tail(3)
 #
 # The test split is procedural (`split="test"`: random streams no training sequence uses),
 # tracked `track_batch` sequences per forward pass. Results are cached like the weights (the
-# reference's are shared by every run of this seed and size).
+# reference's are shared by every run of this seed and size). The reference's results are
+# also scored under **every** evaluation protocol and recorded as a table for the report.
 
 # %%
-test = SynthDataset(synth_preset_config(synth_preset), n_test, n_frames, seed=seed, split="test")
+test = SynthDataset(get_synth_preset(synth_preset), n_test, n_frames, seed=seed, split="test")
 test_id = {"synth_preset": synth_preset, "n_test": n_test, "n_frames": n_frames, "seed": seed, "split": "test"}
 
 
 def track(p, w, name):
-    tracker = from_preset(p, weights=str(w.path), device=dev)
-    tracker.name = name  # the results folder's name
+    tracker = build_tracker(p, weights=w.path, device=dev, name=name)
     settings = {"weights": w.key, "model": asdict(p.model), "track": asdict(p.track), "test": test_id,
                 "device": torch.device(dev).type}
     folder, _ = cached_tracking(cache_dir, tracker, test, settings=settings, batch_size=track_batch)
@@ -190,6 +170,8 @@ def track(p, w, name):
 
 (res_v, dir_v), (res_r, dir_r) = track(variant, weights, "variant"), track(reference, ref_weights, "reference")
 res = {"variant": res_v, "reference": res_r}
+protocols = evaluate_all_protocols(test, dir_r).reset_index()
+protocols.round(4)
 
 # %% [markdown]
 # ## Accuracy with confidence intervals
@@ -203,19 +185,12 @@ res = {"variant": res_v, "reference": res_r}
 # %%
 metrics = ("ao", "sr50", "sr75")
 ci = {k: r.bootstrap(n_boot=n_boot, metrics=metrics) for k, r in res.items()}
-paired = {}
-for m in metrics:
-    a = bootstrap_ratio(res["variant"].parts(m), n_boot=n_boot, seed=0)
-    b = bootstrap_ratio(res["reference"].parts(m), n_boot=n_boot, seed=0)  # same seed: same resamples
-    d = (a - b)[np.isfinite(a - b)]
-    paired[m] = (100 * (res["variant"].summary[m] - res["reference"].summary[m]),
-                 *(100 * np.quantile(d, [0.025, 0.975]) if len(d) else (math.nan, math.nan)))
-pd.DataFrame({
-    **{f"{k} (%) [95% CI]": [f"{100 * c.loc[m, 'estimate']:.1f} [{100 * c.loc[m, 'lo']:.1f}, {100 * c.loc[m, 'hi']:.1f}]"
-                             for m in metrics] for k, c in ci.items()},
-    "variant − reference (pts) [95% CI]": [f"{paired[m][0]:+.2f} [{paired[m][1]:+.2f}, {paired[m][2]:+.2f}]"
-                                           for m in metrics],
-}, index=list(metrics))
+paired = paired_difference(res["variant"], res["reference"], metrics, n_boot=n_boot, seed=0)
+pct = lambda c, m: f"{100 * c.loc[m, 'estimate']:.1f} [{100 * c.loc[m, 'lo']:.1f}, {100 * c.loc[m, 'hi']:.1f}]"
+pd.DataFrame({**{f"{k} (%) [95% CI]": [pct(c, m) for m in metrics] for k, c in ci.items()},
+              "variant − reference (pts) [95% CI]": [
+                  f"{100 * paired.loc[m, 'estimate']:+.2f} [{100 * paired.loc[m, 'lo']:+.2f}, "
+                  f"{100 * paired.loc[m, 'hi']:+.2f}]" for m in metrics]}, index=list(metrics))
 
 # %% [markdown]
 # ## Cost: MACs, parameters, latency (side by side)
@@ -231,77 +206,12 @@ pd.DataFrame({
 # %%
 nets = {"variant": build_model(variant, load_pretrained_weights=False).eval(),
         "reference": build_model(reference, load_pretrained_weights=False).eval()}
-inputs = {k: tuple(t.to(dev) for t in example_inputs(p)) for k, p in (("variant", variant), ("reference", reference))}
-for net in nets.values():
-    net.to(dev)
-cost = {k: {"params_m": sum(p.numel() for p in net.parameters()) / 1e6,
-            "macs_g": count_macs(net.cpu(), tuple(t.cpu() for t in inputs[k])) / 1e9,
-            "flops_g": count_flops(net.cpu(), tuple(t.cpu() for t in inputs[k])) / 1e9}
-        for k, net in nets.items()}
-
-
-def sync():
-    if torch.device(dev).type == "cuda":
-        torch.cuda.synchronize()
-
-
-times = {k: [] for k in nets}
-with torch.inference_mode():
-    for k, net in nets.items():
-        net.to(dev)
-        for _ in range(latency_warmup):
-            net(*inputs[k])
-    for i in range(latency_runs):
-        order = list(nets.items())  # ABBA: alternate who goes first, so neither gets the warmer caches
-        for k, net in (order if i % 2 == 0 else order[::-1]):
-            sync()
-            t0 = time.perf_counter()
-            net(*inputs[k])
-            sync()
-            times[k].append(1e3 * (time.perf_counter() - t0))
-for k in nets:
-    cost[k]["latency_ms"] = float(np.median(times[k]))
-    cost[k]["fps"] = 1e3 / cost[k]["latency_ms"]
-cost_df = pd.DataFrame(cost).T
+inputs = {"variant": example_inputs(variant), "reference": example_inputs(reference)}
+cost = compare_costs(nets, inputs, device=dev, warmup=latency_warmup, runs=latency_runs)
+cost_df = pd.DataFrame(cost).T[["params_m", "macs_g", "flops_g", "latency_ms", "fps"]]
 cost_df.loc["variant / reference"] = cost_df.loc["variant"] / cost_df.loc["reference"]
 print(f"{torch.get_num_threads()} torch thread(s) on {dev}, {latency_runs} interleaved runs each")
 cost_df.round(3)
-
-# %% [markdown]
-# ## Which search tokens CE drops
-#
-# The first test frame's search crop, with the tokens removed at each CE block greyed out
-# (the variant's own forward pass; nothing to show without CE). The target box is green.
-
-# %%
-tracker = from_preset(variant, weights=str(weights.path), device=dev)
-seq = test[0]
-frame1, prev = seq.frames[1], np.asarray(seq.boxes[0], dtype=np.float64)[None]
-z, zb = tracker.make_template([seq.frames[0]], prev)
-imgs, sizes = stack_frames([frame1], dev)
-crop, rf = sample_crops(imgs, sizes, prev, variant.track.search_factor, search_size, variant.track.border_quirk)
-x = normalize(crop, variant.track.mean, variant.track.std)
-with torch.inference_mode():
-    out = tracker.model(z, x, template_box=zb)
-gt = box_in_crop(np.asarray(seq.boxes[1], dtype=np.float64)[None], prev, rf, search_size)[0] * search_size
-F, P = variant.model.feat_size, variant.model.patch_size
-img = crop[0].permute(1, 2, 0).cpu().numpy().round().clip(0, 255).astype(np.uint8)
-stages = out["keep_indices"]
-fig, axes = plt.subplots(1, len(stages) + 1, figsize=(2.6 * (len(stages) + 1), 2.8))
-axes = np.atleast_1d(axes)
-for i, ax in enumerate(axes):
-    shown = img.copy()
-    if i:
-        keep = np.zeros(F * F, bool)
-        keep[stages[i - 1][0].cpu().numpy()] = True
-        mask = np.kron(~keep.reshape(F, F), np.ones((P, P), bool))
-        shown[mask] = (0.25 * shown[mask] + 0.75 * 200).astype(np.uint8)
-    ax.imshow(shown)
-    ax.add_patch(plt.Rectangle(gt[:2], gt[2], gt[3], fill=False, color="lime", lw=1.5))
-    ax.set_title("search crop" if i == 0 else f"after block {variant.model.ce_loc[i - 1]}: {tokens[i]} tokens",
-                 fontsize=9)
-    ax.axis("off")
-plt.tight_layout()
 
 # %% [markdown]
 # ## Does CE keep the target?
@@ -312,37 +222,19 @@ plt.tight_layout()
 # backbone gives it from the start. We count, over held-out pairs cropped as the tracker crops them
 # (template at frame 0; search around the previous frame's box), how often the search token under
 # the target's centre survives every CE layer, beside what keeping tokens at random would give.
+# Below: the first test frame's search crop, with the tokens removed at each CE block greyed
+# out (the variant with the weights it tracks with); the target box is green.
 
 # %%
-target_kept = chance_kept = math.nan
+retention = {"target_kept": float("nan"), "chance_kept": float("nan")}
 if with_ce:
     probe = build_model(variant, load_pretrained_weights=False).eval()
     probe.load_state_dict(load_model(weights.path)[0].state_dict())
-    tc, trk = variant.track, variant.model
-    zs, xs, zb, xb, gt = [], [], [], [], []
-    for q in test:
-        for k in range(1, len(q), max(1, len(q) // 8)):
-            if q.visible[k] and q.visible[k - 1]:
-                zs.append(q.frame(0)); xs.append(q.frame(k))
-                zb.append(q.boxes[0]); xb.append(q.boxes[k - 1]); gt.append(q.boxes[k])
-    zb, xb, gt = map(np.asarray, (zb, xb, gt))
-    fz, sz = stack_frames(zs, dev)
-    fx, sx = stack_frames(xs, dev)
-    z, rz = sample_crops(fz, sz, zb, tc.template_factor, tc.template_size)
-    x, rx = sample_crops(fx, sx, xb, tc.search_factor, tc.search_size)
-    with torch.no_grad():
-        out = probe(normalize(z.float(), tc.mean, tc.std), normalize(x.float(), tc.mean, tc.std),
-                    template_box=torch.as_tensor(box_in_crop(zb, zb, rz, tc.template_size), dtype=torch.float32))
-    g = box_in_crop(gt, xb, rx, tc.search_size)  # target in the search crop, normalised
-    F_ = probe.feat_size
-    cx = np.clip(((g[:, 0] + g[:, 2] / 2) * F_).astype(int), 0, F_ - 1)
-    cy = np.clip(((g[:, 1] + g[:, 3] / 2) * F_).astype(int), 0, F_ - 1)
-    centre = torch.as_tensor(cy * F_ + cx)
-    kept = out["keep_indices"][-1]
-    target_kept = 100 * (kept == centre[:, None]).any(1).float().mean().item()
-    chance_kept = 100 * kept.shape[1] / F_ ** 2
-    print(f"{len(gt)} pairs: the target-centre token survives CE in {target_kept:.0f}% of them "
-          f"(keeping {kept.shape[1]} of {F_ ** 2} tokens at random: {chance_kept:.0f}%)")
+    retention = ce_target_retention(probe, variant.track, test, device=dev)
+    print(f"{retention['pairs']} pairs: the target-centre token survives CE in {retention['target_kept']:.0f}% of "
+          f"them (keeping {retention['kept_tokens']} of {retention['tokens']} tokens at random: "
+          f"{retention['chance_kept']:.0f}%)")
+    dropped_tokens_figure(probe, variant.track, test[0], ce_blocks=variant.model.ce_loc, device=dev)
 else:
     print("no CE in this variant")
 
@@ -350,7 +242,8 @@ else:
 # ## Record
 #
 # Scalars go to `metrics.json`; the per-sequence table lets the report bootstrap across
-# sequences (AO etc. in %, `d_ao` = variant − reference for the same sequence).
+# sequences (AO etc. in %, `d_ao` = variant − reference for the same sequence); the
+# reference's scores under every protocol go to the `protocols` table.
 
 # %%
 ps = {k: r.per_sequence[list(metrics)] * 100 for k, r in res.items()}
@@ -363,18 +256,18 @@ summary = record(
     sr75=100 * res["variant"].summary["sr75"],
     ao_lo=100 * ci["variant"].loc["ao", "lo"], ao_hi=100 * ci["variant"].loc["ao", "hi"],
     ao_ref=100 * res["reference"].summary["ao"], sr50_ref=100 * res["reference"].summary["sr50"],
-    d_ao=paired["ao"][0], d_ao_lo=paired["ao"][1], d_ao_hi=paired["ao"][2],
+    d_ao=100 * paired.loc["ao", "estimate"], d_ao_lo=100 * paired.loc["ao", "lo"],
+    d_ao_hi=100 * paired.loc["ao", "hi"],
     macs_g=v["macs_g"], macs_ref_g=r["macs_g"], macs_change_pct=100 * (v["macs_g"] / r["macs_g"] - 1),
     flops_g=v["flops_g"], params_m=v["params_m"],
     latency_ms=v["latency_ms"], latency_ref_ms=r["latency_ms"], speedup=r["latency_ms"] / v["latency_ms"],
     fps=v["fps"], fps_ref=r["fps"], search_tokens_out=tokens[-1],
-    target_kept=target_kept, chance_kept=chance_kept,
+    target_kept=retention["target_kept"], chance_kept=retention["chance_kept"],
     threads=torch.get_num_threads(), device=dev, weights_key=weights.key, weights_cached=weights.cached,
     train_wall_s=weights.meta["wall_s"], n_sequences=len(test), wall_s=time.perf_counter() - t_start,
-    # the reference's results and their test split: the report scores them under every protocol
-    results_ref=str(dir_r.resolve()), test_split={**test_id, "n_sequences": n_test},
 )
 record_table(record_dir, "sequences", per_seq)
+record_table(record_dir, "protocols", protocols)
 per_seq.round(2).head()
 
 # %% [markdown]
@@ -387,7 +280,7 @@ per_seq.round(2).head()
 # %%
 pt = paper_table("ostrack_table3")
 paper = pt.frame()
-paper_size = 256 if scale == 1 else 384
+paper_size = 256 if search_size == base.model.search_size else 384
 base_row = paper[(paper.search_size == paper_size) & ~paper.ce].iloc[0]
 ce_row = paper[(paper.search_size == paper_size) & paper.ce].iloc[0]
 side = pd.DataFrame({
@@ -409,8 +302,8 @@ display(Markdown(f"""**What differs from the paper** (read the numbers above wit
 | | paper (Table 3) | this run |
 |---|---|---|
 | data | trained on GOT-10k / LaSOT / TrackingNet / COCO; AO on GOT-10k test (one-shot: GOT-10k train only) | procedural benchmark (`{synth_preset}`): {n_train} training sequences of {train_frames} frames, {n_test} held-out test sequences of {n_frames} frames, scored with the GOT-10k protocol locally |
-| network | ViT-B/16 (dim 768, 12 blocks), 128/256 and 192/384 px, CE at blocks 3, 6, 9 | `{preset}` (dim {base.model.embed_dim}, {base.model.depth} blocks), {template_size}/{search_size} px, CE at {list(ce_loc) if with_ce else 'none'}, keep {keep_ratio} |
-| initialisation and training | MAE-pretrained backbone, 300 epochs × 60k pairs, batch 128 | {'random init' if not pretrained else pretrained}, {E} epoch(s) × {samples_per_epoch} pairs, batch {batch_size} |
+| network | ViT-B/16 (dim 768, 12 blocks), 128/256 and 192/384 px, CE at blocks 3, 6, 9 | `{preset}` (dim {base.model.embed_dim}, {base.model.depth} blocks), {variant.model.template_size}/{search_size} px, CE at {list(ce_loc) if with_ce else 'none'}, keep {keep_ratio} |
+| initialisation and training | MAE-pretrained backbone, 300 epochs × 60k pairs, batch 128 | {'random init' if not pretrained else pretrained}, {train_epochs} epoch(s) × {samples_per_epoch} pairs, batch {batch_size} |
 | CE in training | each row trained with its own CE schedule | {'applied at inference only (one network trained without CE)' if ce_mode == 'inference' else 'trained with its own CE schedule'} |
 | speed | FPS on the authors' GPU | model-only latency, batch 1, {torch.get_num_threads()} thread(s) on {dev}, median of {latency_runs} interleaved runs |
 | seeds | one trained model per row | seed {seed}; confidence intervals resample test sequences only (not training seeds) |
@@ -424,12 +317,9 @@ display(Markdown(f"""**What differs from the paper** (read the numbers above wit
 # the same figure over every grid point of the study.
 
 # %%
-pts = pd.DataFrame([
-    {"network": "reference (no CE)", "latency_ms": r["latency_ms"], "ao": 100 * ci["reference"].loc["ao", "estimate"],
-     "lo": 100 * ci["reference"].loc["ao", "lo"], "hi": 100 * ci["reference"].loc["ao", "hi"]},
-    {"network": f"keep {keep_ratio}" + (f" @ {list(ce_loc)}" if with_ce else ""), "latency_ms": v["latency_ms"],
-     "ao": 100 * ci["variant"].loc["ao", "estimate"], "lo": 100 * ci["variant"].loc["ao", "lo"],
-     "hi": 100 * ci["variant"].loc["ao", "hi"]}])
+names = {"reference": "reference (no CE)", "variant": f"keep {keep_ratio}" + (f" @ {list(ce_loc)}" if with_ce else "")}
+pts = pd.DataFrame([{"network": names[k], "latency_ms": cost[k]["latency_ms"],
+                     **(100 * ci[k].loc["ao", ["estimate", "lo", "hi"]]).rename({"estimate": "ao"})} for k in names])
 fig, (ax, bx) = plt.subplots(1, 2, figsize=(9, 3.4))
 sns.scatterplot(data=pts, x="latency_ms", y="ao", hue="network", s=70, ax=ax)
 ax.errorbar(pts.latency_ms, pts.ao, yerr=[pts.ao - pts.lo, pts.hi - pts.ao], fmt="none", ecolor="grey", capsize=3)

@@ -38,7 +38,6 @@ seed: int = 0  # weights, pairs and data
 
 # %%
 import tempfile
-import warnings
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -46,15 +45,13 @@ import pandas as pd
 import seaborn as sns
 import torch
 
-warnings.filterwarnings("ignore", message="IProgress not found")  # text progress bars outside Jupyter
-
-from trackkit.data.synth import SynthDataset, get_preset as synth_config
+from trackkit.crop import hann2d
+from trackkit.data.synth import SynthDataset, get_synth_preset
 from trackkit.eval import evaluate
 from trackkit.eval.plots import success_plot
-from trackkit.models import build_model, get_preset
-from trackkit.track import InitBoxTracker, OneStreamTracker, hann2d, run_tracker
-from trackkit.track.crop import box_in_crop, normalize, sample_crops, stack_frames
-from trackkit.train.trainer import train
+from trackkit.families import build_model, build_tracker, get_preset, train_preset
+from trackkit.study.probes import dropped_tokens_figure
+from trackkit.track import InitBoxTracker, run_tracker
 
 sns.set_theme(context="notebook", style="whitegrid")
 work = tempfile.mkdtemp(prefix="trackkit-quickstart-")
@@ -69,8 +66,8 @@ work = tempfile.mkdtemp(prefix="trackkit-quickstart-")
 # clipped to the image (GOT-10k's convention), with per-frame cover / absence labels.
 
 # %%
-train_set = SynthDataset(synth_config(synth_preset), n_train, train_frames, seed=seed, split="train")
-test_set = SynthDataset(synth_config(synth_preset), n_test, n_frames, seed=seed, split="test")
+train_set = SynthDataset(get_synth_preset(synth_preset), n_train, train_frames, seed=seed, split="train")
+test_set = SynthDataset(get_synth_preset(synth_preset), n_test, n_frames, seed=seed, split="test")
 seq = train_set[0]
 show = np.linspace(0, len(seq) - 1, 4).astype(int)
 fig, axes = plt.subplots(1, 4, figsize=(12, 2.6))
@@ -135,8 +132,7 @@ print(f"{sum(t.numel() for t in model.parameters()) / 1e6:.2f} M parameters")
 # $\rho$ with a cosine, so the network learns to find the target before it drops tokens.
 
 # %%
-log = train(model, train_set, cfg=p.train, track=p.track, out_dir=f"{work}/train", seed=seed,
-            keep_ratio=m.keep_ratios[0] if m.ce_loc else None)
+log = train_preset(p, train_set, f"{work}/train", model=model, seed=seed)
 curve = pd.DataFrame([{"epoch": r["epoch"], **r["loss"]} for r in log])
 ax = curve.plot(x="epoch", y=["total", "focal", "giou", "l1"], marker="o", figsize=(5, 3), logy=True)
 ax.set_ylabel("training loss (epoch mean)")
@@ -153,7 +149,7 @@ curve.round(4)
 #   W = \mathrm{hann}(F)\,\mathrm{hann}(F)^\top,\qquad (x_d, y_d) = \arg\max_{xy}\ (\mathbf{P}\odot W)_{xy}.$$
 
 # %%
-tracker = OneStreamTracker(model, p.track, name="ostrack-cpu")
+tracker = build_tracker(p, model=model, name="ostrack-cpu")
 plt.figure(figsize=(2.4, 2.2))
 plt.imshow(hann2d(m.feat_size).numpy(), cmap="magma")
 plt.title(f"Hanning window {m.feat_size}x{m.feat_size}", fontsize=8)
@@ -181,30 +177,7 @@ plt.tight_layout()
 # `ece_keep_ratio` study measures how often: below chance at this scale). Watch for it here.
 
 # %%
-frame, prev = seq.frames[1], np.asarray(seq.boxes[0], dtype=np.float64)[None]
-z, zb = tracker.make_template([seq.frames[0]], prev)
-imgs, sizes = stack_frames([frame], "cpu")
-crop, rf = sample_crops(imgs, sizes, prev, p.track.search_factor, m.search_size, p.track.border_quirk)
-with torch.inference_mode():
-    out = model.eval()(z, normalize(crop, p.track.mean, p.track.std), template_box=zb)
-img = crop[0].permute(1, 2, 0).numpy().round().clip(0, 255).astype(np.uint8)
-gt = box_in_crop(np.asarray(seq.boxes[1], dtype=np.float64)[None], prev, rf, m.search_size)[0] * m.search_size
-F, P = m.feat_size, m.patch_size
-stages = out["keep_indices"]
-fig, axes = plt.subplots(1, len(stages) + 1, figsize=(2.6 * (len(stages) + 1), 2.8))
-for i, ax in enumerate(np.atleast_1d(axes)):
-    shown = img.copy()
-    if i:
-        keep = np.zeros(F * F, bool)
-        keep[stages[i - 1][0].numpy()] = True
-        mask = np.kron(~keep.reshape(F, F), np.ones((P, P), bool))
-        shown[mask] = (0.25 * shown[mask] + 150).astype(np.uint8)
-    ax.imshow(shown)
-    ax.add_patch(plt.Rectangle(gt[:2], gt[2], gt[3], fill=False, color="lime", lw=1.5))
-    ax.set_title("search crop" if i == 0 else f"after CE block {m.ce_loc[i - 1]}: {len(stages[i - 1][0])} kept",
-                 fontsize=8)
-    ax.axis("off")
-plt.tight_layout()
+dropped_tokens_figure(model.eval(), p.track, seq, ce_blocks=m.ce_loc);
 
 # %% [markdown]
 # ## 6. Scoring: success plot against a baseline

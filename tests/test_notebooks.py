@@ -3,6 +3,7 @@ which are the smoke profile; .py / .ipynb pairs are in sync; the ECE study's con
 notebook, its shared-artifact cache and its report sections."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ import pandas as pd
 import pytest
 
 from trackkit.atomic import write_json
+from trackkit.progress import ENV as PROGRESS_ENV
 from trackkit.study.records import record, record_table
 
 REPO = Path(__file__).resolve().parents[1]
@@ -20,10 +22,12 @@ NOTEBOOKS = sorted((REPO / "notebooks").glob("*.py"))
 
 @pytest.mark.parametrize("script", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs_under_nbval(script):
-    """The committed notebook, executed top to bottom by nbval in its own pytest process."""
+    """The committed notebook, executed top to bottom by nbval in its own pytest process, with
+    progress bars as summary lines (batch mode: trackkit.progress)."""
     nb = script.with_suffix(".ipynb")
     out = subprocess.run([sys.executable, "-m", "pytest", "--nbval-lax", "-q", "-p", "no:cacheprovider",
-                          "-p", "no:xdist", str(nb)], cwd=REPO, capture_output=True, text=True, timeout=600)
+                          "-p", "no:xdist", str(nb)], cwd=REPO, capture_output=True, text=True, timeout=600,
+                         env={**os.environ, PROGRESS_ENV: "lines"})
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
     assert " passed" in out.stdout
 
@@ -45,15 +49,26 @@ def test_pairs_are_in_sync_and_committed_without_outputs(script):
     assert len(tagged) == 1, "exactly one cell tagged 'parameters'"
 
 
-def test_ece_smoke_profile_equals_the_committed_defaults():
+def _assert_smoke_equals_defaults(study_file: str, axes=()) -> tuple:
     from trackkit.study.spec import load_study
 
-    study = load_study(REPO / "studies" / "ece_keep_ratio.yaml")
+    study = load_study(REPO / "studies" / study_file)
     defaults = {k: v["default"] for k, v in study.notebook_params.items()}
     for run in study.runs("smoke"):
         for k, v in run.items():
-            if k not in ("keep_ratio", "search_size", "ce_mode"):  # the points' axes
-                assert str(v) == str(defaults[k]).strip("\"'"), k
+            if k not in axes:  # the points' axes
+                assert str(v).replace("'", '"') == str(defaults[k]).strip("\"'").replace("'", '"'), k
+    return study, defaults
+
+
+def test_preset_costs_smoke_profile_equals_the_committed_defaults():
+    study, _ = _assert_smoke_equals_defaults("preset_costs.yaml")
+    assert study.runs("cpu")[0]["presets"] == []  # the cpu profile: every registered preset
+    assert study.report["tables"][0]["name"] == "cost"
+
+
+def test_ece_smoke_profile_equals_the_committed_defaults():
+    study, defaults = _assert_smoke_equals_defaults("ece_keep_ratio.yaml", ("keep_ratio", "search_size", "ce_mode"))
     assert {r["keep_ratio"] for r in study.runs("smoke")} >= {1.0, float(defaults["keep_ratio"])}
     # with --workers 2 the first three runs train the three networks, two at a time
     cpu = study.runs("cpu")
@@ -67,7 +82,7 @@ def test_ece_smoke_profile_equals_the_committed_defaults():
 # ---------------------------------------------------------------- shared artifacts
 
 def test_cached_training_trains_once_per_settings(tmp_path):
-    from trackkit.models import get_preset, load_model
+    from trackkit.families import get_preset, load_model
     from trackkit.study.shared import SyntheticData, cached_training
 
     p = get_preset("ostrack-cpu-noce", ["train.epochs=1", "train.samples_per_epoch=4", "train.batch_size=4"])
@@ -91,11 +106,11 @@ def torch_equal(a, b) -> bool:
 
 
 def test_cached_tracking_shares_one_folder_whatever_the_tracker_is_called(tmp_path):
-    from trackkit.data.synth import SynthDataset, get_preset
+    from trackkit.data.synth import SynthDataset, get_synth_preset
     from trackkit.study.shared import cached_tracking
     from trackkit.track import InitBoxTracker
 
-    ds = SynthDataset(get_preset("clean"), 2, 5, seed=0, split="test")
+    ds = SynthDataset(get_synth_preset("clean"), 2, 5, seed=0, split="test")
     a, b = InitBoxTracker(), InitBoxTracker()
     a.name, b.name = "variant", "reference"
     folder, cached = cached_tracking(tmp_path, a, ds, settings={"x": 1}, batch_size=1, progress=False, log=None)

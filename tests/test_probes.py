@@ -11,7 +11,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from trackkit.study.probes import DROPPED_SHADE, ce_target_retention, dropped_tokens_figure, probe_pairs  # noqa: E402
+from trackkit.study.probes import (DROPPED_SHADE, ce_presets, ce_target_retention, dropped_tokens_figure,  # noqa: E402
+                                   probe_pairs)
 
 # search 64 px at factor 2 around a 32 px box: the crop is 64 image px, so 1 crop px = 1 image px;
 # a 4 x 4 token grid of 16 px cells
@@ -94,7 +95,7 @@ def test_no_ce_and_no_pairs_are_errors():
 
 
 def test_real_ce_network_keeps_its_token_counts():
-    from trackkit.models import build_model, get_preset
+    from trackkit.families import build_model, get_preset
 
     p = get_preset("ostrack-cpu", ["model.search_size=64", "model.template_size=32", "track.search_size=64",
                                    "track.template_size=32"])
@@ -121,3 +122,23 @@ def test_dropped_tokens_are_greyed_in_the_figure():
     import matplotlib.pyplot as plt
 
     plt.close(fig)
+
+
+def test_ce_presets_scale_the_network_and_the_schedule():
+    from trackkit.families import get_preset
+
+    base = get_preset("ostrack-cpu")
+    budget = dict(train_epochs=10, samples_per_epoch=100, batch_size=8)
+    ref, var = ce_presets(base, search_size=192, keep_ratio=0.6, ce_loc=[1], **budget)
+    assert ref.model.ce_loc == () and var.model.ce_loc == (1,) and var.model.keep_ratios == (0.6,)
+    for p in (ref, var):  # 1.5x the base's 128 px: template 96 px, OSTrack-384's search factor 5
+        assert (p.model.search_size, p.model.template_size, p.track.template_size) == (192, 96, 96)
+        assert p.track.search_factor == 5.0 and p.train.epochs == 10 and p.train.samples_per_epoch == 100
+        # OSTrack's 300-epoch schedule scaled to 10: lr drop at 240 -> 8, CE from 20 -> 1 over 80 -> 3
+        assert (p.train.lr_drop_epoch, p.train.ce_start_epoch, p.train.ce_warm_epochs) == (8, 1, 3)
+    assert ref.model.embed_dim == var.model.embed_dim == base.model.embed_dim
+    same, same_too = ce_presets(base, search_size=128, keep_ratio=1.0, ce_loc=[1, 2], **budget)
+    assert same is same_too and same.track.search_factor == base.track.search_factor
+    assert ce_presets(base, search_size=128, keep_ratio=0.7, ce_loc=[], **budget)[1].model.ce_loc == ()
+    lr_ref, _ = ce_presets(base, search_size=128, keep_ratio=0.7, ce_loc=[1], lr=0.01, search_factor=3.0, **budget)
+    assert lr_ref.train.lr == 0.01 and lr_ref.track.search_factor == 3.0

@@ -6,7 +6,7 @@ import time
 import pytest
 import torch
 
-from trackkit.profiling import compare_latency, measure_latency, model_costs
+from trackkit.profiling import compare_costs, compare_latency, measure_latency, model_costs
 
 
 class Logged(torch.nn.Module):
@@ -74,3 +74,26 @@ def test_model_costs_counts_on_the_cpu():
     assert c["params_m"] == (10 * 20 + 20 + 20 * 5 + 5) / 1e6
     assert c["macs_g"] == pytest.approx((10 * 20 + 20 * 5) / 1e9)  # thop: one MAC per weight at batch 1
     assert c["flops_g"] == pytest.approx(2 * (10 * 20 + 20 * 5) / 1e9)
+
+
+def test_compare_costs_counts_each_and_times_them_together():
+    log: list[str] = []
+
+    class Slow(torch.nn.Module):
+        def __init__(self, width, sleep_s):
+            super().__init__()
+            self.lin, self.sleep_s = torch.nn.Linear(width, width), sleep_s
+
+        def forward(self, x):
+            log.append(self.sleep_s)
+            time.sleep(self.sleep_s)
+            return self.lin(x)
+
+    out = compare_costs({"big": Slow(8, 0.003), "small": Slow(4, 0.0)},
+                        {"big": (torch.zeros(1, 8),), "small": (torch.zeros(1, 4),)}, warmup=1, runs=4)
+    assert out["big"]["macs_g"] == pytest.approx(64 / 1e9) and out["small"]["params_m"] == 20 / 1e6
+    assert out["big"]["latency_ms"] >= 3.0 > out["small"]["latency_ms"]
+    assert out["big"]["fps"] == 1e3 / out["big"]["latency_ms"]
+    # counting runs each model twice (MACs, FLOPs), one model after the other; then the timing:
+    # interleaved, the order swapped every round
+    assert log[:4] == [0.003, 0.003, 0.0, 0.0] and log[4:8] == [0.003, 0.0, 0.0, 0.003]

@@ -123,6 +123,21 @@ def model_costs(model: torch.nn.Module, inputs: tuple) -> dict:
             "flops_g": count_flops(model, cpu_inputs) / 1e9}
 
 
+def compare_costs(models: dict[str, torch.nn.Module], inputs: dict[str, tuple], device: str = "cpu",
+                  warmup: int = 10, runs: int = 50) -> dict[str, dict]:
+    """Networks side by side: :func:`model_costs` of each (on the CPU), then their latencies
+    timed interleaved on ``device`` (:func:`compare_latency`). Returns ``{name: {'params_m',
+    'macs_g', 'flops_g', 'latency_ms', 'latency_p10_ms', 'latency_p90_ms', 'fps'}}`` (latency:
+    the median; fps = 1000 / median). The models are left on ``device``."""
+    costs = {k: model_costs(net, inputs[k]) for k, net in models.items()}
+    lat = compare_latency({k: net.to(device) for k, net in models.items()},
+                          {k: tuple(t.to(device) for t in inputs[k]) for k in models}, warmup=warmup, runs=runs)
+    for k, c in costs.items():
+        c.update(latency_ms=lat[k]["median"], latency_p10_ms=lat[k]["p10"], latency_p90_ms=lat[k]["p90"],
+                 fps=1e3 / lat[k]["median"])
+    return costs
+
+
 def profile_preset(preset_or_name, overrides: list[str] | tuple[str, ...] = (),
                    macs: bool = True, flops: bool = True, latency: bool = True,
                    warmup: int = 10, runs: int = 50, model: torch.nn.Module | None = None,
@@ -131,7 +146,7 @@ def profile_preset(preset_or_name, overrides: list[str] | tuple[str, ...] = (),
     'threads', ...}; a figure not asked for is None. Weights are random unless ``model`` is
     given (the counts do not depend on them). ``threads`` sets torch's intra-op threads for
     the timing (restored afterwards). ``preset_or_name``: a preset, or a name in the registry."""
-    from trackkit.models import build_model, get_preset  # the registry only when asked for by name
+    from trackkit.families import build_model, get_preset  # the registry only when asked for by name
 
     preset = get_preset(preset_or_name, overrides)
     if model is None:
@@ -156,3 +171,41 @@ def profile_preset(preset_or_name, overrides: list[str] | tuple[str, ...] = (),
         out["latency_p10_ms"], out["latency_p90_ms"] = lat["p10"], lat["p90"]
         out["latency_runs"], out["latency_warmup"] = lat["runs"], warmup
     return out
+
+
+def environment(device: str = "cpu") -> dict:
+    """What a latency depends on besides the network: torch threads, device, library versions."""
+    import os
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    def pkg(name: str) -> str | None:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return None
+
+    dev = torch.device(device)
+    return {"threads": torch.get_num_threads(), "device": dev.type,
+            "device_name": torch.cuda.get_device_name(dev) if dev.type == "cuda" else platform.processor() or None,
+            "cpus": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__,
+            "timm": pkg("timm"), "thop": pkg("thop")}
+
+
+def cost_row(preset, model: torch.nn.Module, latency_max_gmacs: float | None = None, warmup: int = 10,
+             runs: int = 50, device: str = "cpu") -> dict:
+    """One preset's row of a cost table: {'preset', 'params_m', 'macs_g', 'flops_g', 'latency_ms',
+    'latency_p10_ms', 'latency_p90_ms', 'latency_label'} for an already built ``model`` (its
+    weights do not change the counts). MACs / FLOPs are counted on the CPU; the latency is
+    model-only at batch 1 on ``device``, and only when the preset has at most
+    ``latency_max_gmacs`` GMACs (None: always; a ViT-B forward takes seconds on a laptop CPU)."""
+    inputs = example_inputs(preset)
+    row = {"preset": preset.name, **model_costs(model.eval(), inputs), "latency_ms": None,
+           "latency_p10_ms": None, "latency_p90_ms": None, "latency_label": "model-only"}
+    if latency_max_gmacs is not None and row["macs_g"] > latency_max_gmacs:
+        row["latency_label"] = f"not timed (> {latency_max_gmacs:g} GMACs)"
+        return row
+    model = model.to(device)
+    lat = measure_latency(model, tuple(t.to(device) for t in inputs), warmup=warmup, runs=runs)
+    row.update(latency_ms=lat["median"], latency_p10_ms=lat["p10"], latency_p90_ms=lat["p90"])
+    return row

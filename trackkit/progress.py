@@ -93,12 +93,17 @@ class LineProgress:
         self.n += n
         if self.disable or not self.total:
             return
-        while self._next_mark < len(MILESTONES) and self.n >= MILESTONES[self._next_mark] * self.total:
-            self._next_mark += 1
-            now = time.perf_counter()
-            if now - self._last >= self.min_interval:
-                self._last = now
-                self._print(f"{100 * MILESTONES[self._next_mark - 1]:.0f}% ({self._count()})")
+        crossed = self._next_mark
+        while crossed < len(MILESTONES) and self.n >= MILESTONES[crossed] * self.total:
+            crossed += 1
+        if crossed == self._next_mark:
+            return
+        self._next_mark = crossed
+        now = time.perf_counter()
+        # finished: the summary line on close says it; else the highest mark just crossed
+        if self.n < self.total and now - self._last >= self.min_interval:
+            self._last = now
+            self._print(f"{100 * MILESTONES[crossed - 1]:.0f}% ({self._count()})")
 
     def set_postfix_str(self, s: str = "", refresh: bool = True) -> None:
         self.postfix = str(s)

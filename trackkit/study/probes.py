@@ -1,4 +1,8 @@
-"""What candidate elimination (CE) does inside a one-stream network, measured and drawn.
+"""What candidate elimination (CE) does inside a one-stream network: the networks compared,
+what CE keeps, measured and drawn.
+
+- :func:`ce_presets`: a CE variant and the same network without CE (Table 3's "w/" and "w/o"
+  rows of OSTrack) derived from a base preset, at any search size and training budget.
 
 OSTrack's CE keeps, in each CE block, the search tokens that the template's centre token
 attends to most (head-averaged attention, Eq. 6 of the paper). That keeps the target only if
@@ -23,10 +27,39 @@ import torch
 
 from trackkit.crop import box_in_crop, normalize, sample_crops, stack_frames
 
-__all__ = ["probe_pairs", "ce_target_retention", "dropped_tokens_figure", "DROPPED_SHADE"]
+__all__ = ["ce_presets", "probe_pairs", "ce_target_retention", "dropped_tokens_figure", "DROPPED_SHADE"]
 
 # dropped tokens are drawn as 0.25 * pixel + 0.75 * 200: light grey, the content still faintly visible
 DROPPED_SHADE = (0.25, 0.75 * 200)
+
+
+def ce_presets(base, *, search_size: int, keep_ratio: float, ce_loc, train_epochs: int, samples_per_epoch: int,
+               batch_size: int, search_factor: float = 0.0, lr: float = 0.0, pretrained: str = ""):
+    """(reference, variant): ``base`` at ``search_size`` without CE, and with CE in the 0-based
+    blocks ``ce_loc`` at ``keep_ratio``; ``variant is reference`` when nothing would be removed
+    (ratio 1.0 keeps ceil(1.0 n) = n tokens, so no CE module is built; or no block given).
+
+    The template is scaled with the search size (half of it, as OSTrack-256 / -384). The search
+    factor is ``search_factor``, else the base's at its own size and 5.0 at any other
+    (OSTrack-384's). The training budget scales OSTrack's 300-epoch schedule: CE keep-rate
+    warm-up from epoch 20 over 80 epochs, lr x0.1 at epoch 240 (each at least epoch 1).
+    ``lr`` / ``pretrained``: 0 / empty keep the base's.
+    """
+    scale = search_size / base.model.search_size
+    template_size = int(round(base.model.template_size * scale))
+    factor = search_factor or (base.track.search_factor if scale == 1 else 5.0)
+    e = train_epochs
+    common = [f"model.search_size={search_size}", f"track.search_size={search_size}",
+              f"model.template_size={template_size}", f"track.template_size={template_size}",
+              f"track.search_factor={factor}", f"train.epochs={e}", f"train.samples_per_epoch={samples_per_epoch}",
+              f"train.batch_size={batch_size}", f"train.lr_drop_epoch={max(1, round(e * 240 / 300))}",
+              f"train.ce_start_epoch={max(1, round(e * 20 / 300))}",
+              f"train.ce_warm_epochs={max(1, round(e * 80 / 300))}"]
+    common += ([f"train.lr={lr}"] if lr else []) + ([f"model.pretrained={pretrained}"] if pretrained else [])
+    reference = base.override(common + ["model.ce_loc=()"])
+    if keep_ratio >= 1 or not len(ce_loc):
+        return reference, reference
+    return reference, base.override(common + [f"model.ce_loc={list(ce_loc)}", f"model.ce_keep_ratio={keep_ratio}"])
 
 
 def probe_pairs(dataset, pairs_per_sequence: int = 8) -> tuple[list, list, np.ndarray, np.ndarray, np.ndarray]:
