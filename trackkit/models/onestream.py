@@ -24,6 +24,7 @@ That equals the explicit attention map's rows exactly (same logits, same softmax
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from functools import partial
 
 import torch
@@ -118,6 +119,29 @@ def set_trainable(backbone: "OneStreamViT", spec: str) -> None:
         p.requires_grad_(n in train)
 
 
+@dataclass(frozen=True)
+class TokenLayout:
+    """Where things are in the token sequence ``h`` (B, N, D) after a block.
+
+    ``h[:, :nz]`` template tokens, ``h[:, nz:s0]`` the class token (if any), then the
+    ``n_kept = index.shape[1]`` surviving search tokens, whose raster positions (0 ..
+    n_search - 1) are ``index`` (B, n_kept), in score order after a CE block; the last
+    ``n_extra`` tokens are the extra tokens."""
+
+    nz: int
+    s0: int
+    index: torch.Tensor
+    n_search: int
+    n_extra: int
+
+    @property
+    def n_kept(self) -> int:
+        return self.index.shape[1]
+
+    def search_slice(self) -> slice:
+        return slice(self.s0, self.s0 + self.n_kept)
+
+
 class OneStreamViT(nn.Module):
     """Joint template/search ViT with optional candidate elimination.
 
@@ -134,6 +158,13 @@ class OneStreamViT(nn.Module):
     mlp_activation: 'gelu' (exact, timm's default) or 'quick_gelu' (CLIP); patch_bias: whether
     the patch projection has a bias (CLIP's conv1 has none); pre_norm: CLIP's ln_pre, applied
     to all tokens (template, cls, search, extra) after their position embeddings.
+
+    Side networks and probes (timm's ``forward_intermediates`` convention):
+    ``inject(i, h, layout) -> h`` is called after block ``i`` with the whole token sequence
+    ``h`` (B, N_i, D) and a :class:`TokenLayout` saying where the template, search (and which
+    raster positions the surviving search tokens hold) and extra tokens are; what it returns
+    goes into block ``i + 1`` (an additive side network adds its features there).
+    :meth:`forward_intermediates` returns the outputs of chosen blocks beside the usual dict.
     """
 
     def __init__(self, *, embed_dim: int, depth: int, num_heads: int, mlp_ratio: float = 4.0,
@@ -208,7 +239,7 @@ class OneStreamViT(nn.Module):
         return self.patch_embed(img)  # (B, N, D); timm flattens row-major
 
     def forward(self, template, search, template_box=None, keep_rate=None, template_pos=None,
-                extra_tokens=None, extra_pos=None):
+                extra_tokens=None, extra_pos=None, inject=None):
         z = self.embed(template)
         x = self.embed(search)
         z = z + (self.pos_embed_z if template_pos is None else template_pos)
@@ -234,12 +265,14 @@ class OneStreamViT(nn.Module):
             ratio = self.ce_ratio.get(i)
             if ratio is None:
                 h = blk(h)
-                continue
-            if keep_rate is not None and ratio < 1:  # as official: only layers that eliminate
-                ratio = float(keep_rate)
-            h, index, removed = self._ce_block(blk, h, index, ratio, nz, s0, rows)
-            keep_list.append(index)
-            removed_list.append(removed)
+            else:
+                if keep_rate is not None and ratio < 1:  # as official: only layers that eliminate
+                    ratio = float(keep_rate)
+                h, index, removed = self._ce_block(blk, h, index, ratio, nz, s0, rows)
+                keep_list.append(index)
+                removed_list.append(removed)
+            if inject is not None:
+                h = inject(i, h, TokenLayout(nz, s0, index, ns, nk))
 
         h = self.norm(h)
         n_kept = index.shape[1]
@@ -255,6 +288,28 @@ class OneStreamViT(nn.Module):
             "keep_indices": keep_list,
             "removed_indices": removed_list,
         }
+
+    def forward_intermediates(self, template, search, indices: int | list[int] | None = None, **kwargs):
+        """``(out, intermediates)``: :meth:`forward`'s dict and the token sequences after the
+        chosen blocks (a list of 0-based block indices, the last ``n`` blocks for an int, all
+        blocks for None), each ``(h (B, N_i, D), TokenLayout)`` before the final norm."""
+        depth = len(self.blocks)
+        wanted = (set(range(depth)) if indices is None else
+                  set(range(depth - indices, depth)) if isinstance(indices, int) else set(indices))
+        bad = sorted(i for i in wanted if not 0 <= i < depth)
+        if bad:
+            raise ValueError(f"blocks {bad} outside the backbone's {depth} blocks")
+        inner = kwargs.pop("inject", None)
+        kept = []
+
+        def collect(i, h, layout):
+            if inner is not None:
+                h = inner(i, h, layout)
+            if i in wanted:
+                kept.append((h, layout))
+            return h
+
+        return self.forward(template, search, inject=collect, **kwargs), kept
 
     # -- candidate elimination -----------------------------------------------------------
     def _ce_block(self, blk, h, index, ratio, nz, s0, rows):
