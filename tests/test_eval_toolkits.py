@@ -314,6 +314,9 @@ def test_cli_lasot_scores_the_test_split_by_default(case, capsys):
     assert main(runs + ["--split", "test", "--json"]) == 0  # the run folders named one by one
     out2 = json.loads(capsys.readouterr().out)
     assert out2["auc"] == out["auc"]
+    (dirs[1] / "dog-1.txt").unlink()  # a run without a sequence is refused, as pytracking does
+    assert main(argv) == 2
+    assert "dog-1.txt: file not found" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("case", [("otb", 6)], indirect=True, ids=["otb"])

@@ -279,6 +279,10 @@ def read_pytracking_results(folders: str | Path | Iterable[str | Path], names: I
     found = []  # (name, box files, time files or None)
     for n in names:
         files = [f / f"{n}.txt" for f in folders if (f / f"{n}.txt").is_file()]
+        if files and len(files) < len(folders):
+            # pytracking raises 'Result not found' too: a run silently missing would reweight
+            missing = next(f / f"{n}.txt" for f in folders if not (f / f"{n}.txt").is_file())
+            raise DataError(missing, f"file not found, but {files[0]} exists: every run folder needs every sequence")
         if files:
             tfiles = [p.with_name(f"{n}_time.txt") for p in files]
             found.append((n, files, tfiles if all(t.is_file() for t in tfiles) else None))
