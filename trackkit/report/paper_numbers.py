@@ -2,8 +2,9 @@
 
 A study's ``report.paper`` names one of these; the report prints it beside our table. Keys
 of the rows use the same parameter names as the study grid (e.g. ``search_size``, ``ce``) so
-the two tables line up on their index columns. Values are copied from the paper texts in
-``shared/papers`` (percentages as printed, MACs in G, FPS as reported on the authors' GPU).
+the two tables line up on their index columns. Values are copied from the papers' tables, each
+cited by its ``paper`` and ``table`` fields (percentages as printed, MACs in G, FPS as reported on
+the authors' GPU).
 """
 from __future__ import annotations
 
