@@ -234,7 +234,7 @@ def _lasot_case(root: Path, rng):
     test = ["cat-3", "dog-1"]
     for name, n in (("cat-1", 9), ("cat-3", 17), ("dog-1", 13), ("dog-2", 8)):
         d = root / name.split("-")[0] / name
-        d.mkdir(parents=True)
+        (d / "img").mkdir(parents=True)  # no frames: scoring reads none
         (d / "groundtruth.txt").write_text(_fmt(_awkward_gt(rng, n, "lasot")))
         for flag, p in (("full_occlusion", 0.15), ("out_of_view", 0.1)):
             v = (rng.random(n) < p).astype(int)
@@ -314,7 +314,11 @@ def test_cli_lasot_scores_the_test_split_by_default(case, capsys):
     assert main(runs + ["--split", "test", "--json"]) == 0  # the run folders named one by one
     out2 = json.loads(capsys.readouterr().out)
     assert out2["auc"] == out["auc"]
+    (tmp / "data" / "testing_set.txt").unlink()
+    assert main(argv) == 2
+    assert "testing_set.txt: file is missing" in capsys.readouterr().err
     (dirs[1] / "dog-1.txt").unlink()  # a run without a sequence is refused, as pytracking does
+    argv[argv.index("--dataset") + 1:argv.index("--dataset") + 2] = [str(tmp / "data"), "--split", "all"]
     assert main(argv) == 2
     assert "dog-1.txt: file not found" in capsys.readouterr().err
 

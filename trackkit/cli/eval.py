@@ -38,11 +38,17 @@ def _load_dataset(path: Path, split: str | None = None, protocol=None):
     protocol scores (``protocol.default_split``: the 280-sequence test split), not whole.
     Frame files are not checked: scoring reads annotations only."""
     from trackkit.data.readers import detect_layout, load_dataset
+    from trackkit.data.readers.lasot import SPLIT_FILES
+    from trackkit.errors import DataError
 
     if split == "all":
         return load_dataset(path, split=None, check_frames=False)
     if split is None and protocol is not None and protocol.default_split and detect_layout(path) == "lasot":
         split = protocol.default_split
+        listing = Path(path) / SPLIT_FILES[split]
+        if not listing.is_file():
+            raise DataError(listing, f"file is missing: protocol {protocol.name} scores the LaSOT {split} split "
+                            "listed there; pass --split all to score every sequence under the root")
     return load_dataset(path, split=split, check_frames=False)
 
 
