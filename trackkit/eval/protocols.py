@@ -238,9 +238,9 @@ class GOT10kProtocol(Protocol):
 # ----------------------------------------------------------------------------- pytracking
 def pytracking_thresholds() -> dict[str, np.ndarray]:
     """pytracking's ``extract_results`` thresholds, made by the same torch calls so the bits
-    agree: ``torch.arange`` does not give the round decimals (index 13 is
-    0.6500000000000001, index 15 0.7500000000000001), and a frame whose IoU is exactly 0.65
-    fails that threshold there."""
+    agree: ``torch.arange`` (start + i * step) does not give the round decimals: index 13 is
+    0.6500000000000001 and index 15 0.7500000000000001, so an IoU of 0.6500000000000001
+    fails index 13 there, and the curve's x values are not 0.65 / 0.75."""
     import torch
 
     return {"success": torch.arange(0.0, 1.0 + 0.05, 0.05, dtype=torch.float64).numpy(),
