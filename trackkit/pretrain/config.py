@@ -47,7 +47,7 @@ class PretrainConfig:
       num_workers: DataLoader processes that render / decode (0: in the main process).
     """
 
-    epochs: int = 8
+    epochs: int = 6
     samples_per_epoch: int = 6144
     batch_size: int = 128
     base_lr: float = 1.5e-3

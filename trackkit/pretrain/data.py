@@ -124,8 +124,9 @@ def square_box(cx: float, cy: float, side: float):
 class CropMaker:
     """Draws one crop of a frame: kind by ``crop_mix``, then the kind's box, then a flip.
 
-    ``factors`` maps 'template' / 'search' to the tracker's crop factors (crop side =
-    factor * sqrt(w h) of the target box).
+    Target crops are squares of side factor * sqrt(w h) (the tracker's template / search
+    factor) times exp(U(-0.25, 0.25)), centred on the target plus U(-0.5, 0.5) * jitter *
+    side per axis; 'away' crops have the search side and a centre uniform over the frame.
     """
 
     def __init__(self, cfg: PretrainConfig, size: int, template_factor: float, search_factor: float):
