@@ -3,8 +3,8 @@
 PyTorch and the BLAS it calls pick kernels, blockings and thread splits per call from the
 problem size, so float32 sums may run in another order when more rows share a call and the
 last bits of a sequence's output then depend on how many sequences share its batch.
-:func:`batch_invariant` routes the two kinds of modules where that was seen through oneDNN
-kernels whose rows did not depend on the batch size, for the duration of a ``with`` block:
+:func:`batch_invariant` reroutes the three kinds of calls where that was seen, for the
+duration of a ``with`` block:
 
 * ``Conv2d`` (the box heads, the patch embedding): :func:`batch_invariant_convolutions`.
 * ``Linear`` (the ViT's qkv / proj / MLP, bottlenecks): :func:`batch_invariant_linears`.
@@ -12,19 +12,21 @@ kernels whose rows did not depend on the batch size, for the duration of a ``wit
   (Intel Xeon) gave identical rows for every row count tried, but its AVX2 sgemm (what an
   AMD EPYC runs; emulated with ``MKL_ENABLE_INSTRUCTIONS=AVX2``) blocks by row count: rows
   of the ViT-sized products differed by up to ~2e-6 between 1 and 2..16 samples, at 1 and
-  2 threads, and tracked boxes by up to ~7e-5 px after a few frames.
+  2 threads, and tracked boxes by up to ~7e-5 px after a few frames. oneDNN's matmul does not.
 * batched ``matmul`` / ``@`` / ``bmm`` (candidate elimination's side logits of one template
   row against all keys, ``(B, H, 1, d) @ (B, H, d, N)``): :func:`batch_invariant_matmuls`.
   ATen's bmm over ``B * H`` one-row products summed differently for 1 and 2..16 samples on
-  both ISAs (~4e-6 on unit-scale logits); it only moves the CE scores, so boxes change only
-  where two scores nearly tie, but then a different token is dropped.
+  both ISAs (in the last bits); it only moves the CE scores, so boxes change only
+  where two scores nearly tie, but then a different token is dropped. Each sample's product
+  now runs as its own call. This part is a torch function mode: it acts on every matmul the
+  current thread makes inside the block, the model's or not.
 
 Everything else the CPU presets run (LayerNorm, softmax, GELU, fused attention, sort /
 gather, elementwise math) gave identical rows under AVX-512 and AVX2 kernels when checked
 op by op. Nothing here is a proof: the guarantee is what
 ``tests/test_batch_invariance.py`` checks (the CPU presets' forward, batches of 1, 2, 3 and
-16, native ISA and emulated AVX2 at 1 and 2 threads). Other devices and dtypes, and calls
-that need gradients, keep the modules' own forward.
+16, native ISA and emulated AVX2 at 1 and 2 threads). Other devices and dtypes keep the
+stock kernels, and so do Linear calls that need gradients (oneDNN's linear has no backward).
 """
 from __future__ import annotations
 
