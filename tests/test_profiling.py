@@ -8,7 +8,8 @@ import torch
 
 from trackkit.cli import main as cli_main
 from trackkit.families import build_model, get_preset
-from trackkit.profiling import count_flops, count_macs, example_inputs, profile_preset
+from trackkit.families import profile_preset
+from trackkit.profiling import count_flops, count_macs, example_inputs
 
 
 

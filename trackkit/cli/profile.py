@@ -17,7 +17,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from trackkit.profiling import profile_preset
+    from trackkit.families import profile_preset
 
     r = profile_preset(args.preset, args.overrides, latency=not args.no_latency,
                        warmup=args.warmup, runs=args.runs, threads=args.threads)
@@ -34,4 +34,7 @@ def run(args) -> int:
         print(f"latency     {r['latency_ms']:.1f} ms  model-only, batch 1, median of {r['latency_runs']} "
               f"after {r['latency_warmup']} warm-up, {r['threads']} threads "
               f"(p10 {r['latency_p10_ms']:.1f}, p90 {r['latency_p90_ms']:.1f})")
+    for part, figures in (r.get("parts") or {}).items():  # the family's own breakdown
+        print(f"{part:<11} " + "  ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+                                         for k, v in figures.items()))
     return 0

@@ -12,6 +12,7 @@ from trackkit.families.recipes import (
     build_tracker,
     load_model,
     load_weights,
+    profile_preset,
     save_model,
     train_preset,
 )
@@ -28,5 +29,5 @@ from trackkit.families.registry import (
 
 __all__ = [
     "Family", "Preset", "build_model", "build_task", "build_tracker", "get_family", "get_preset", "list_families",
-    "list_presets", "load_model", "load_weights", "register_family", "register_preset", "save_model", "train_preset",
+    "list_presets", "load_model", "load_weights", "profile_preset", "register_family", "register_preset", "save_model", "train_preset",
 ]

@@ -18,6 +18,7 @@ from torch import nn
 from trackkit.errors import DataError
 from trackkit.families.registry import Preset, get_family, get_preset
 from trackkit.models.weights import load_pretrained, read_state_dict
+from trackkit.profiling import count_flops, count_macs, example_inputs, measure_latency
 from trackkit.track.tracker import ModelTracker
 from trackkit.train.checkpoint import read_weights, save_weights
 
@@ -110,3 +111,79 @@ def train_preset(preset: Preset | str, sequences, out_dir: str | Path, *, model:
     return train(model, build_task(preset), sequences, cfg=preset.train, out_dir=out_dir, seed=seed,
                  device=device, resume=resume, stop_after_epoch=stop_after_epoch, progress=progress,
                  weights_writer=lambda path, net: save_model(path, net, preset))
+
+
+def profile_preset(preset_or_name, overrides: list[str] | tuple[str, ...] = (),
+                   macs: bool = True, flops: bool = True, latency: bool = True,
+                   warmup: int = 10, runs: int = 50, model: torch.nn.Module | None = None,
+                   threads: int | None = None) -> dict:
+    """-> {'preset', 'params', 'macs', 'flops', 'latency_ms', 'latency_label', 'batch',
+    'threads', ...}; a figure not asked for is None. Weights are random unless ``model`` is
+    given (the counts do not depend on them). ``threads`` sets torch's intra-op threads for
+    the timing (restored afterwards). ``preset_or_name``: a preset, or a name in the registry.
+    A family with a ``profile`` hook adds its own breakdown under ``'parts'`` (e.g. encoder /
+    decoder as FastSeqTrack's Table 1)."""
+    preset = get_preset(preset_or_name, overrides)
+    if model is None:
+        model = build_model(preset, load_pretrained_weights=False)
+    model = model.eval()
+    inputs = example_inputs(preset)
+    out = {"preset": preset.name, "overrides": list(preset.overrides), "batch": 1,
+           "params": int(sum(p.numel() for p in model.parameters())),
+           "macs": count_macs(model, inputs) if macs else None,
+           "flops": count_flops(model, inputs) if flops else None,
+           "latency_ms": None, "latency_label": "model-only", "threads": torch.get_num_threads()}
+    if latency:
+        before = torch.get_num_threads()
+        if threads:
+            torch.set_num_threads(threads)
+        try:
+            out["threads"] = torch.get_num_threads()
+            lat = measure_latency(model, inputs, warmup=warmup, runs=runs)
+        finally:
+            torch.set_num_threads(before)
+        out["latency_ms"] = lat["median"]
+        out["latency_p10_ms"], out["latency_p90_ms"] = lat["p10"], lat["p90"]
+        out["latency_runs"], out["latency_warmup"] = lat["runs"], warmup
+    hook = get_family(preset.family).profile
+    if hook is not None:
+        out["parts"] = hook(preset, model)
+    return out
+
+
+def environment(device: str = "cpu") -> dict:
+    """What a latency depends on besides the network: torch threads, device, library versions."""
+    import os
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    def pkg(name: str) -> str | None:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return None
+
+    dev = torch.device(device)
+    return {"threads": torch.get_num_threads(), "device": dev.type,
+            "device_name": torch.cuda.get_device_name(dev) if dev.type == "cuda" else platform.processor() or None,
+            "cpus": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__,
+            "timm": pkg("timm"), "thop": pkg("thop")}
+
+
+def cost_row(preset, model: torch.nn.Module, latency_max_gmacs: float | None = None, warmup: int = 10,
+             runs: int = 50, device: str = "cpu") -> dict:
+    """One preset's row of a cost table: {'preset', 'params_m', 'macs_g', 'flops_g', 'latency_ms',
+    'latency_p10_ms', 'latency_p90_ms', 'latency_label'} for an already built ``model`` (its
+    weights do not change the counts). MACs / FLOPs are counted on the CPU; the latency is
+    model-only at batch 1 on ``device``, and only when the preset has at most
+    ``latency_max_gmacs`` GMACs (None: always; a ViT-B forward takes seconds on a laptop CPU)."""
+    inputs = example_inputs(preset)
+    row = {"preset": preset.name, **model_costs(model.eval(), inputs), "latency_ms": None,
+           "latency_p10_ms": None, "latency_p90_ms": None, "latency_label": "model-only"}
+    if latency_max_gmacs is not None and row["macs_g"] > latency_max_gmacs:
+        row["latency_label"] = f"not timed (> {latency_max_gmacs:g} GMACs)"
+        return row
+    model = model.to(device)
+    lat = measure_latency(model, tuple(t.to(device) for t in inputs), warmup=warmup, runs=runs)
+    row.update(latency_ms=lat["median"], latency_p10_ms=lat["p10"], latency_p90_ms=lat["p90"])
+    return row

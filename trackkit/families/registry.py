@@ -34,11 +34,14 @@ class Family:
     name: the family's name (presets refer to it).
     config: its model config dataclass (frozen; shares the backbone fields).
     build: ``config -> nn.Module`` (random init; pretrained backbones are loaded by
-        :func:`trackkit.families.build_model`).
+        :func:`trackkit.families.build_model`). ``trackkit profile`` counts one
+        ``model(template, search, template_box)`` call.
     task: ``preset -> Task`` for the generic trainer.
     tracking: ``preset -> TrackingPolicy`` for the generic tracker (its ``deploy`` runs once).
     converters: ``{source: fn(checkpoint, preset) -> (model, report)}`` from official layouts.
     description: one line for ``trackkit presets``.
+    profile: optional ``fn(preset, model) -> dict`` of the family's own cost breakdown (e.g.
+        encoder / decoder params and FLOPs), added by ``trackkit profile``.
     """
 
     name: str
@@ -48,6 +51,7 @@ class Family:
     tracking: Callable[["Preset"], Any]
     converters: dict[str, Callable] = field(default_factory=dict)
     description: str = ""
+    profile: Callable[["Preset", Any], dict] | None = None
 
 
 @dataclass(frozen=True)
