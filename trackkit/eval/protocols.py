@@ -323,22 +323,26 @@ class PytrackingProtocol(Protocol):
     def errors(self, pred: np.ndarray, gt: np.ndarray, visible: np.ndarray | None, source=None, seq_name=""):
         """``calc_seq_err_robust``: (overlap, centre error, normalized centre error, valid)."""
         pred = np.array(pred, dtype=np.float64)
-        bad = np.isnan(pred).any(axis=1) | (pred[:, 2:] < 0).any(axis=1)
-        if bad.any():
+        # whole-array checks first: the per-row masks are only needed on the rare bad file
+        if np.isnan(pred).any() or (pred[:, 2:] < 0).any():
+            bad = np.isnan(pred).any(axis=1) | (pred[:, 2:] < 0).any(axis=1)
             raise DataError(source, "NaN or negative size in a prediction (pytracking raises)",
                             _first_bad_line(bad))
-        gt_nan = np.isnan(gt).any(axis=1)
-        if gt_nan.any() and self.dataset != "uav":
+        gt_has_nan = bool(np.isnan(gt).any())
+        if gt_has_nan and self.dataset != "uav":
             raise DataError(None, f"sequence {seq_name}: NaN in the annotation (only uav allows it)")
         n, m = len(gt), len(pred)
-        zero = (pred[:, 2:] == 0).any(axis=1)
-        zero[0] = False
-        if zero.any():
+        if (pred[1:, 2:] == 0).any():
+            zero = (pred[:, 2:] == 0).any(axis=1)
+            zero[0] = False
             if zero[n:].any():  # pytracking indexes the gt row of every zero-size prediction
                 raise DataError(source, f"zero-size prediction past the {n} frames of sequence {seq_name} "
                                 "(pytracking fails with an index error)", n + _first_bad_line(zero[n:]))
-            # sequential "take the previous box" == forward fill from the last kept row
-            replace = zero & ~np.r_[gt_nan[: min(n, m)], np.zeros(max(m - n, 0), dtype=bool)]
+            # sequential "take the previous box" == forward fill from the last kept row; a
+            # zero-size prediction on a NaN gt row is kept
+            replace = zero
+            if gt_has_nan:
+                replace = zero & ~np.r_[np.isnan(gt[: min(n, m)]).any(axis=1), np.zeros(max(m - n, 0), dtype=bool)]
             pred = pred[np.maximum.accumulate(np.where(replace, 0, np.arange(m)))]
         if m > n:
             pred = pred[:n]
