@@ -264,13 +264,14 @@ def decode_one_pass(decoder: SeqDecoder, heads, vocab: Vocabulary, queries: torc
     """Mask-free one-pass decoding of the four ``queries`` (B, 4, D) with exits.
 
     ``heads``: one :class:`WordHead` per exit (exit 0 reads the queries, exit l the output of
-    layer l; pass the same module several times for shared exits). A row exits at the first
+    layer l; pass the same module several times for shared exits; None where there is no exit,
+    e.g. ``[None, None, head]`` for a decoder read after its last layer only). A row exits at the first
     exit whose confidence > ``tau``; layers run while any row is still going, and a row's
     result never depends on the others. Returns 'words' (B, 4), 'conf' (B, 4), 'score' (B,)
     the exit confidence, 'exit' (B,) long, the exit each row answered from (0 = before the
     first layer), 'layers_run' the number of decoder layers that ran for the batch."""
-    if len(heads) != len(decoder.layers) + 1:
-        raise ValueError(f"{len(heads)} exits for {len(decoder.layers)} layers (need layers + 1)")
+    if len(heads) != len(decoder.layers) + 1 or heads[-1] is None:
+        raise ValueError(f"{len(heads)} exits for {len(decoder.layers)} layers (need layers + 1, the last not None)")
     B = queries.shape[0]
     positions = tuple(range(NUM_COORDS))
     mem_kv = None
@@ -284,6 +285,8 @@ def decode_one_pass(decoder: SeqDecoder, heads, vocab: Vocabulary, queries: torc
                 mem_kv = decoder.memory_kv(memory, memory_pos)
             h, _ = decoder.layers[l - 1](h, query_pos, mem_kv[l - 1])
             layers_run = l
+        if head is None:
+            continue
         words, conf = pick_words(head(decoder.norm(h)), vocab, window, positions)
         score = confidence_score(conf, confidence)
         exit_l = torch.full((B,), l, dtype=torch.long, device=h.device)
