@@ -142,6 +142,12 @@ PRESETS: dict[str, SynthConfig] = {
                         n_occluders=(1, 3), p_out_of_view=0.3, p_distractors=0.8, n_distractors=(2, 4),
                         distractor_similarity=0.95, p_illumination=0.5, p_motion_blur=0.5, p_camera_motion=0.5,
                         clutter=20, noise=6.0, appearance_change=0.8),
+    # the frozen_vs_tuned study's target domain, shifted from "easy" (where its tracker is
+    # pre-trained): crowded with near-copies of the target, often occluded, busier backgrounds
+    # (more clutter shapes, noise, lighting changes) and targets whose texture blends into another
+    "shifted": SynthConfig(p_occlusion=0.7, p_full_occlusion=0.5, n_occluders=(1, 3), p_distractors=0.9,
+                           n_distractors=(2, 4), distractor_similarity=0.9, p_distractor_front=0.5,
+                           p_illumination=0.5, illumination=0.5, clutter=30, noise=6.0, appearance_change=0.9),
     # nothing staged: a textured target gliding over a textured background (debugging, tests)
     "clean": SynthConfig(noise=0.0, **_QUIET),
 }
