@@ -22,8 +22,8 @@ Not taken, and why:
 - MAE-Lite's ViT-Tiny with 12 heads: the encoder is the preset's ViT (ostrack-cpu: 4 heads).
 - Their schedules (MAE 800-1600 epochs on ImageNet, MAE-Lite 400 at batch 4096, warm-up 40):
   the default here fits ~10 minutes on 2 shared CPU cores (6 epochs x 6,144 crops at batch
-  128, warm-up 1 epoch, 288 steps; 8 epochs measured 0.60 final loss with the curve flat
-  from epoch 5, 12 min wall at load average ~7, 250 s of CPU time). base_lr is 1.5e-3 (10x MAE-Lite's 1.5e-4): at batch 128 the linear rule
+  128, warm-up 1 epoch, 288 steps: 211 s of CPU time, 17 min wall at load average 10-17 on
+  2 cores, final loss 0.61; 8 epochs reached 0.60 with the curve flat from epoch 5). base_lr is 1.5e-3 (10x MAE-Lite's 1.5e-4): at batch 128 the linear rule
   gives 7.5e-4, where 1.5e-4 would leave a run of ~400 steps barely past warm-up.
 - Mixed precision and gradient accumulation (GPU throughput tools; the loop is fp32), MAE-Lite's
   optional EMA, mixup and distillation (off in its MAE recipe).
