@@ -123,3 +123,26 @@ def test_cli_track_eval_baselines_end_to_end(tmp_path, capsys):
     assert main(["baselines", "--dataset", str(split), "--out", str(tmp_path / "b"), "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "ground_truth" in out and "init_box" in out and "auc" in out
+
+
+def test_pytracking_layout_follows_pytracking_names_and_ranges(tmp_path):
+    """OTB tracked into the pytracking layout is what pytracking writes (Tiger1 from frame 6,
+    Jogging_1), and the otb protocol scores it against the full annotation."""
+    from trackkit.data.sequence import Dataset
+    from trackkit.eval import evaluate
+
+    rng = np.random.default_rng(3)
+    def seq(name, n):
+        boxes = np.tile([[30.0, 20.0, 20.0, 15.0]], (n, 1)) + rng.uniform(0, 2, (n, 4))
+        return Sequence(name, ArrayFrames(rng.integers(0, 256, (n, 60, 80, 3), dtype=np.uint8)), boxes, dataset="otb")
+
+    ds = Dataset([seq("Tiger1", 12), seq("Jogging.1", 7)], name="otb")
+    s = run_tracker(InitBoxTracker(), ds, tmp_path, name="ib", layout="pytracking", progress=False)
+    assert s.frames == (12 - 5) + 7
+    assert len((tmp_path / "ib" / "Tiger1.txt").read_text().splitlines()) == 7
+    assert (tmp_path / "ib" / "Jogging_1.txt").is_file() and not (tmp_path / "ib" / "Jogging.1.txt").exists()
+    assert run_tracker(InitBoxTracker(), ds, tmp_path, name="ib", layout="pytracking", progress=False).skipped == 2
+    r = evaluate(ds, tmp_path / "ib", "otb")
+    assert 0 < r.summary["auc"] <= 1
+    first = np.loadtxt(tmp_path / "ib" / "Tiger1.txt", delimiter="\t")[0]
+    assert np.array_equal(first, np.trunc(ds[0].boxes[5]))  # initialised on frame 6's box

@@ -105,6 +105,17 @@ class Sequence:
     def init_box(self) -> np.ndarray:
         return self.boxes[0]
 
+    def starting_at(self, first: int, name: str | None = None) -> "Sequence":
+        """The same sequence from frame ``first`` on (frames, boxes and per-frame labels
+        shifted; e.g. pytracking's ``initOmit``), optionally under another name."""
+        if not 0 <= first < len(self):
+            raise ValueError(f"{self.name}: cannot start at frame {first} of {len(self)}")
+        if first and not self.fully_annotated:
+            raise ValueError(f"{self.name}: only the first frame is annotated; cannot start at frame {first}")
+        labels = {k: np.asarray(v)[first:] for k, v in self.labels.items()}
+        return Sequence(name or self.name, _FromFrame(self.frames, first), self.boxes[first:], labels,
+                        dict(self.attributes), self.dataset)
+
     @property
     def fully_annotated(self) -> bool:
         return len(self.boxes) == len(self.frames)
@@ -130,6 +141,21 @@ class Sequence:
             vis &= self.labels["out_of_view"][:n] == 0
         vis &= ~np.isnan(self.boxes).any(axis=1)
         return vis
+
+
+class _FromFrame:
+    """A frame source seen from frame ``first`` on."""
+
+    def __init__(self, frames: FrameSource, first: int):
+        self.frames, self.first = frames, first
+
+    def __len__(self) -> int:
+        return len(self.frames) - self.first
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        return self.frames[i + self.first]
 
 
 class Dataset(list):

@@ -5,7 +5,10 @@ Layouts (one folder per tracker under ``out``):
 - ``got10k``: ``<out>/<tracker>/<seq>/<seq>_001.txt`` (x,y,w,h per frame, ``%.3f``, comma
   separated, frame 0 included) and ``<seq>_time.txt`` (seconds per frame).
 - ``pytracking``: ``<out>/<tracker>/<seq>.txt`` (tab separated, boxes cast to int as
-  pytracking does) and ``<seq>_time.txt``.
+  pytracking does) and ``<seq>_time.txt``, under pytracking's names and frame ranges for the
+  datasets its analysis knows (``uav_<seq>``, ``nfs_<seq>``, ``Jogging_1``; OTB's Tiger1 tracked
+  from frame 6, its ``initOmit``), so the ``otb`` / ``uav`` / ``nfs`` / ``lasot`` protocols and
+  pytracking itself read the folder as they read pytracking's own.
 
 Beside them, a model tracker's per-frame records (its family's diagnostics: peak score, exit
 layer, memory quality ...) go to ``<seq>_records.csv`` (one column per record, one row per
@@ -70,6 +73,19 @@ def records_path(out: str | Path, tracker: str, seq: str, layout: str = "got10k"
     """Where a sequence's per-frame records go (beside its time file)."""
     _, time_path = result_paths(out, tracker, seq, layout)
     return time_path.with_name(f"{seq}_records.csv")
+
+
+def pytracking_sequence(seq):
+    """``seq`` as pytracking tracks it: its result name (``uav_<seq>``, ``Jogging_1`` ...) and
+    first frame (``initOmit``: OTB's Tiger1 from frame 6) for the datasets pytracking's
+    analysis knows; any other sequence unchanged."""
+    from trackkit.eval.protocols import PYTRACKING_INIT_OMIT
+    from trackkit.eval.results import pytracking_name
+
+    if seq.dataset not in ("otb", "uav", "nfs", "lasot"):
+        return seq
+    omit = PYTRACKING_INIT_OMIT.get(seq.dataset, {}).get(seq.name, 0)
+    return seq.starting_at(omit, name=pytracking_name(seq.dataset, seq.name))
 
 
 def sequence_finished(out: str | Path, tracker: str, seq, layout: str = "got10k") -> bool:
@@ -145,6 +161,8 @@ def run_tracker(tracker, dataset, out: str | Path, *, name: str | None = None, l
     result_paths(out, "x", "x", layout)  # validates the layout early
     name = name or getattr(tracker, "name", None) or type(tracker).__name__
     todo, skipped = [], 0
+    if layout == "pytracking":
+        dataset = [pytracking_sequence(seq) for seq in dataset]
     for seq in dataset:
         if resume and sequence_finished(out, name, seq, layout):
             skipped += 1
