@@ -47,7 +47,8 @@ import seaborn as sns
 import torch
 
 from trackkit.families import build_model, get_preset, list_presets
-from trackkit.profiling import cost_row, environment
+from trackkit.families.recipes import environment
+from trackkit.profiling import example_inputs, measure_latency, model_costs
 from trackkit.progress import progress
 from trackkit.study import record, record_table
 
@@ -58,15 +59,26 @@ sns.set_theme(context="notebook", style="whitegrid")
 # %% [markdown]
 # ## The cost table
 #
-# Weights are random: no count and no latency depends on their values.
+# Weights are random: no count and no latency depends on their values. A preset whose network
+# does not take the one-stream inputs (template, search, template box) gets its error in the
+# table instead of numbers.
 
 # %%
 rows = []
 for name in progress(presets or list_presets(), desc="cost of every preset", unit="preset"):
     preset = get_preset(name)
-    rows.append(cost_row(preset, build_model(preset, load_pretrained_weights=False),
-                         latency_max_gmacs=latency_max_gmacs or None, warmup=latency_warmup, runs=latency_runs,
-                         device=device))
+    model, inputs = build_model(preset, load_pretrained_weights=False).eval(), example_inputs(preset)
+    try:  # a family whose network takes other inputs than (template, search, box) is named, not hidden
+        row = {"preset": name, **model_costs(model, inputs), "latency_label": "model-only"}
+    except Exception as e:
+        rows.append({"preset": name, "error": f"{type(e).__name__}: {e}"})
+        continue
+    if latency_max_gmacs and row["macs_g"] > latency_max_gmacs:
+        row["latency_label"] = f"not timed (> {latency_max_gmacs:g} GMACs)"
+    else:
+        lat = measure_latency(model.to(device), tuple(t.to(device) for t in inputs), latency_warmup, latency_runs)
+        row.update(latency_ms=lat["median"], latency_p10_ms=lat["p10"], latency_p90_ms=lat["p90"])
+    rows.append(row)
 env = environment(device)
 cost = pd.DataFrame(rows).assign(threads=env["threads"], device=env["device"])
 print(", ".join(f"{k} {v}" for k, v in env.items()))
