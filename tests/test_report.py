@@ -5,6 +5,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -169,12 +170,18 @@ def test_report_links_converted_notebooks(tmp_path):
         nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
         nbformat.v4.new_code_cell("print('SECRET_SOURCE')", outputs=[
             nbformat.v4.new_output("stream", name="stdout", text="visible output\n")])])
+    warning = f"{sys.prefix}/lib/site-packages/torch/x.py:1: UserWarning: careful\n"
+    nb.cells.append(nbformat.v4.new_code_cell("warn()", outputs=[
+        nbformat.v4.new_output("stream", name="stderr", text=warning + f"wrote {studies.resolve()}/f.txt\n")]))
     nbformat.write(nb, studies / "ece" / "runs" / runs[0]["key"] / "notebook.ipynb")
-    html = compile_report(studies, out, cost=False).read_text()
+    html = compile_report(studies.resolve(), out, cost=False).read_text()
     page = out / "notebooks" / "ece" / f"{runs[0]['key']}.html"
     assert f"notebooks/ece/{runs[0]['key']}.html" in html
     text = page.read_text()
     assert "visible output" in text and "SECRET_SOURCE" not in text  # --no-input
+    # machine folders in outputs become placeholders
+    assert sys.prefix not in text and str(tmp_path) not in text
+    assert "&lt;env&gt;/lib/site-packages/torch/x.py" in text and "&lt;studies&gt;/f.txt" in text
 
 
 def _table_study(out: Path, record_cost: bool = True) -> None:

@@ -173,7 +173,27 @@ def _paper_rows_comparison(study: dict, pt) -> pd.DataFrame | None:
     return out
 
 
-def _notebook_html(src: Path, dst: Path) -> bool:
+def _machine_prefixes(*extra) -> list[tuple[str, str]]:
+    """(folder, placeholder) pairs for the folders of this machine that outputs print (library
+    warnings and tracebacks name files under the environment and the interpreter), longest
+    first so the most specific one wins."""
+    import sys
+
+    pairs = {str(Path(sys.prefix).resolve()): "<env>", str(Path(sys.base_prefix).resolve()): "<python>",
+             str(Path.cwd().resolve()): "<cwd>", str(Path.home()): "~"}
+    pairs.update({str(Path(e).resolve()): f"<{Path(e).name}>" for e in extra})
+    return sorted(((k, v) for k, v in pairs.items() if k not in ("/", "")), key=lambda kv: -len(kv[0]))
+
+
+def _redact(text: str, prefixes: list[tuple[str, str]]) -> str:
+    for folder, placeholder in prefixes:
+        text = text.replace(folder, placeholder)
+    return text
+
+
+def _notebook_html(src: Path, dst: Path, prefixes: list[tuple[str, str]]) -> bool:
+    """The executed notebook as HTML without its code, its outputs' machine folders replaced by
+    placeholders (a committed report names no folders of the machine that ran the study)."""
     from nbconvert import HTMLExporter
     import nbformat
 
@@ -181,7 +201,16 @@ def _notebook_html(src: Path, dst: Path) -> bool:
     exporter.register_preprocessor("nbconvert.preprocessors.TagRemovePreprocessor", enabled=True)
     exporter.config.TagRemovePreprocessor.remove_cell_tags = {"parameters", "injected-parameters"}
     try:
-        body, _ = exporter.from_notebook_node(nbformat.read(src, as_version=4))
+        nb = nbformat.read(src, as_version=4)
+        for cell in nb.cells:
+            for out in cell.get("outputs", []):
+                if "text" in out:
+                    out["text"] = _redact(out["text"], prefixes)
+                if "traceback" in out:
+                    out["traceback"] = [_redact(t, prefixes) for t in out["traceback"]]
+                if "text/plain" in out.get("data", {}):
+                    out["data"]["text/plain"] = _redact(out["data"]["text/plain"], prefixes)
+        body, _ = exporter.from_notebook_node(nb)
     except Exception:  # a notebook cut short by a dead kernel may not convert
         return False
     write_text(dst, body)
@@ -340,11 +369,12 @@ def compile_report(studies_dir: str | Path = "runs/studies", out: str | Path = "
                     h.append("</div>")
                     md.append("")
         if notebooks:
+            prefixes = _machine_prefixes(studies_dir)
             links = []
             for _, r in progress(list(runs.iterrows()), desc=f"{name}: notebooks to HTML", unit="nb", leave=False):
                 src = run_dir(studies_dir, name, r["key"]) / NOTEBOOK_FILE
                 dst = out / "notebooks" / name / f"{r['key']}.html"
-                if src.exists() and _notebook_html(src, dst):
+                if src.exists() and _notebook_html(src, dst, prefixes):
                     params = ", ".join(f"{c[len(PARAM):]}={r[c]}" for c in runs if c.startswith(PARAM))
                     links.append((f"notebooks/{name}/{r['key']}.html", params, r["status"]))
             if links:
