@@ -1,4 +1,5 @@
-"""Artifacts the runs of a study share: trained weights and tracking results, built once.
+"""Artifacts the runs of a study share: pretrained backbones, trained weights and tracking
+results, built once.
 
 Grid points of an ablation often need the same expensive thing: every keep ratio of an
 inference-time candidate-elimination sweep tracks with ONE trained network, and every run
@@ -10,6 +11,8 @@ twice. A build interrupted half-way resumes: training from its last epoch checkp
 tracking from its finished sequences (both are deterministic, so resumed artifacts equal
 uninterrupted ones).
 
+    mae = cached_pretraining(cache, preset, PretrainConfig(), seed=0)   # .../mae_pretrain.pth
+    preset = preset.override([f"model.pretrained={mae}"])
     w = cached_training(cache, preset, data=SyntheticData("default", 40, 60), seed=0)
     model, preset = load_model(w.path)            # trackkit.families
     res = cached_tracking(cache, tracker, dataset, settings={...}, batch_size=16)
@@ -159,3 +162,51 @@ def cached_tracking(cache_dir: str | Path, tracker, dataset, *, settings: dict, 
         write_json(done, {"settings": settings, "key": key, "frames": summary.frames,
                           "seconds": round(summary.seconds, 3), "fps": summary.fps})
         return folder / RESULTS_NAME, False
+
+
+def pretraining_settings(preset, cfg, seed: int, images: str | Path | None = None) -> dict:
+    """What determines a pretrained encoder: the ViT's fields (not the rest of the preset: the
+    tracker's head, CE blocks and search size play no part), its pretraining image size, the
+    input normalisation and crop factors the crops are made with, the pretraining config, the
+    seed and the image source. So every preset with the same ViT and crop settings (e.g.
+    ``ostrack-cpu`` and ``ostrack-cpu-noce``) shares one artifact. An image folder is named by
+    its resolved path and file count (its bytes are not hashed: a folder edited in place under
+    the same name and count is the caller's to rename)."""
+    from trackkit.pretrain import image_size, list_images
+    from trackkit.pretrain.mae import backbone_fields
+
+    source = ({"images": str(Path(images).resolve()), "files": len(list_images(images))} if images is not None
+              else {"synth_split": "pretrain"})
+    return {"kind": "pretrain", "backbone": backbone_fields(preset.model), "image_size": image_size(preset.model),
+            "mean": list(preset.track.mean), "std": list(preset.track.std),
+            "template_factor": preset.track.template_factor, "search_factor": preset.track.search_factor,
+            "pretrain": cfg.to_dict(), "seed": seed, "data": source}
+
+
+def cached_pretraining(cache_dir: str | Path, preset, cfg, seed: int = 0, *, images: str | Path | None = None,
+                       device: str = "cpu", progress: bool = True, log=print) -> Path:
+    """MAE-pretrain ``preset``'s ViT (``trackkit.pretrain``, config ``cfg``) once per settings key
+    into ``<cache_dir>/pretrain/<key>/``; returns its ``mae_pretrain.pth``, which any tracker
+    preset with this ViT loads with ``model.pretrained=<path>``. Later calls (any process,
+    any study) reuse it; an interrupted build resumes from its last finished epoch (exactly:
+    the pretraining loop's resume is bit-exact). ``meta.json``, written last, marks it complete
+    and holds the settings, the per-epoch log and the wall time of this build.
+    """
+    from trackkit.pretrain import CHECKPOINT, LOG, WEIGHTS, pretrain_preset
+
+    settings = pretraining_settings(preset, cfg, seed, images)
+    key = settings_key(settings)
+    folder = Path(cache_dir) / "pretrain" / key
+    with locked(folder, log, "pretrained backbone"):
+        meta_path = folder / META_FILE
+        if (folder / WEIGHTS).is_file() and meta_path.is_file():
+            return folder / WEIGHTS
+        resume = (folder / CHECKPOINT).is_file()
+        if log:
+            log(f"{'resuming' if resume else 'pretraining'} {preset.name}'s ViT -> {folder}")
+        t0 = time.perf_counter()
+        epochs = pretrain_preset(preset, cfg, folder, seed=seed, images=images, resume=resume, device=device,
+                                 progress=progress)
+        write_json(meta_path, {**settings, "preset": preset.name, "key": key, "log_file": LOG,
+                               "wall_s": round(time.perf_counter() - t0, 1), "resumed": resume, "log": epochs})
+        return folder / WEIGHTS
