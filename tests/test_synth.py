@@ -14,7 +14,7 @@ from trackkit.data.synth import (
     PRESETS,
     SynthConfig,
     SynthDataset,
-    get_preset,
+    get_synth_preset,
     make_sequence,
     sequence_name,
     write_split,
@@ -174,7 +174,7 @@ def test_groundtruth_is_the_box_clipped_to_the_image():
 @settings(max_examples=12, deadline=None)
 @given(seed=st.integers(0, 2**31), index=st.integers(0, 10**6), preset=st.sampled_from(["default", "hard"]))
 def test_labels_are_consistent(seed, index, preset):
-    seq = make_sequence(get_preset(preset).replace(width=80, height=64), seed, index, "train", 16)
+    seq = make_sequence(get_synth_preset(preset).replace(width=80, height=64), seed, index, "train", 16)
     lab = seq.labels
     assert set(lab) == {"cover", "absence", "cut_by_image"}
     assert all(len(v) == 16 for v in lab.values())
@@ -237,7 +237,7 @@ def test_config_validation():
     with pytest.raises(ConfigError, match="target_size"):
         SynthConfig(target_size=(0.3, 0.1))
     with pytest.raises(ConfigError, match="unknown synth preset"):
-        get_preset("nightmare")
+        get_synth_preset("nightmare")
     with pytest.raises(ConfigError):
         make_sequence(SynthConfig(), -1, 0)
     with pytest.raises(ConfigError, match="at least 2"):
