@@ -35,3 +35,25 @@ def test_a_failing_measurement_names_the_preset():
         measure_training(get_preset("actrack-cpu", SMALL + ["model.init_tracker=/nonexistent.pth"]), DATA, steps=1)
     with pytest.raises(ValueError):
         measure_training(get_preset("actrack-cpu"), DATA, steps=0)
+
+
+def test_costs_are_measured_once_per_settings(tmp_path, monkeypatch):
+    import trackkit.study.memory as memory
+
+    calls = []
+    monkeypatch.setattr(memory, "measure_training", lambda p, d, **kw: calls.append(p.name) or {"s_per_step": 1.0})
+    p = get_preset("actrack-cpu", SMALL)
+    a = memory.cached_cost(tmp_path, p, DATA, steps=2, log=None)
+    assert memory.cached_cost(tmp_path, p, DATA, steps=2, log=None) == a and calls == ["actrack-cpu"]
+    memory.cached_cost(tmp_path, p, DATA, steps=3, log=None)
+    memory.cached_cost(tmp_path, get_preset("actrack-cpu", SMALL + ["model.trainable=all"]), DATA, steps=2, log=None)
+    assert len(calls) == 3 and a["key"] and (tmp_path / "costs" / a["key"] / "cost.json").is_file()
+
+
+def test_adaptation_arms_differ_only_in_backbone_policy_and_additive_net():
+    from trackkit.families.actrack import adaptation_presets
+
+    arms = adaptation_presets(get_preset("actrack-cpu"), "w.pth", last_k=2, overrides=["train.epochs=3"])
+    m = {k: (p.model.trainable, p.model.side_channels, p.model.init_tracker, p.train.epochs) for k, p in arms.items()}
+    assert m == {"full": ("all", 0, "w.pth", 3), "actrack": ("none", 32, "w.pth", 3),
+                 "head": ("none", 0, "w.pth", 3), "lastk": ("last:2", 0, "w.pth", 3)}

@@ -547,3 +547,23 @@ register_preset(Preset("actrack-cpu", "CPU-sized ACTrack: frozen dim-128 depth-4
                        "additive net, 4 history boxes, 1-layer coordinate decoder", "actrack", _CPU,
                        replace(CPU_TRACK, hanning=False),
                        replace(CPU_TRAIN, focal_weight=0.0, center_jitter=1.5)))
+
+
+# -- adaptation arms (the frozen_vs_tuned study) ------------------------------------------------
+# arm -> (backbone policy, additive net on); "{k}" is the number of tuned last blocks
+ADAPTATION_ARMS = {"full": ("all", False), "actrack": ("none", True), "head": ("none", False),
+                   "lastk": ("last:{k}", False)}
+
+
+def adaptation_presets(base: Preset, tracker_weights: str | Path, last_k: int = 1,
+                       overrides: tuple[str, ...] | list[str] = ()) -> dict[str, Preset]:
+    """The adaptation arms of ``base`` (an ACTrack preset), each starting from the backbone of
+    the trained tracker ``tracker_weights``: full fine-tuning, frozen + additive net (ACTrack),
+    frozen + head only (the sequence head and history embedding), last ``last_k`` blocks tuned.
+    Every arm has the same head and history tokens; ``overrides`` apply to all of them."""
+    out = {}
+    for arm, (policy, side) in ADAPTATION_ARMS.items():
+        sets = [f"model.init_tracker={tracker_weights}", f"model.trainable={policy.format(k=last_k)}"]
+        sets += [] if side else ["model.side_channels=0"]
+        out[arm] = replace(base.override(list(overrides) + sets), name=f"{base.name}-{arm}")
+    return out

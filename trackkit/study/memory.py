@@ -27,6 +27,8 @@ import subprocess
 import sys
 from dataclasses import asdict
 
+from pathlib import Path
+
 from trackkit.errors import TrackkitError
 
 _MB = 2 ** 20
@@ -49,6 +51,28 @@ def measure_training(preset, data, *, steps: int = 5, warmup: int = 1, seed: int
         tail = "\n".join((run.stdout + run.stderr).strip().splitlines()[-15:])
         raise TrackkitError(f"training measurement of {preset.name!r} failed (exit {run.returncode}):\n{tail}")
     return json.loads(lines[-1])
+
+
+def cached_cost(cache_dir: str | Path, preset, data, *, steps: int = 5, warmup: int = 1, seed: int = 0,
+                device: str = "cpu", threads: int = 0, log=print) -> dict:
+    """:func:`measure_training` once per settings (the preset's training settings, the data,
+    seed, steps, device, threads, code version) under ``<cache_dir>/costs/<key>/``, built under
+    a file lock like :func:`trackkit.study.shared.cached_training`'s artifacts; adds ``key``."""
+    from trackkit.atomic import write_json
+    from trackkit.study.shared import locked, settings_key, training_settings
+
+    key = settings_key({**training_settings(preset, data, seed), "kind": "cost", "steps": steps,
+                        "warmup": warmup, "device": device, "threads": threads})
+    folder = Path(cache_dir) / "costs" / key
+    with locked(folder, log, "cost"):
+        done = folder / "cost.json"
+        if done.is_file():
+            return json.loads(done.read_text())
+        cost = {**measure_training(preset, data, steps=steps, warmup=warmup, seed=seed, device=device,
+                                   threads=threads), "key": key}
+        folder.mkdir(parents=True, exist_ok=True)
+        write_json(done, cost)
+        return cost
 
 
 def _rss_bytes() -> int:
