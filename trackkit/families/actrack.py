@@ -45,8 +45,9 @@ Readings of everything the paper leaves open (each an ablation knob of
   order: oldest frame first, within a frame x1, y1, x2, y2 (token 4j+c = frame t-k+j,
   coordinate c). The backbone's outputs at those tokens are the spatio-temporal conditional
   queries.
-- Coordinate sequence head (written here: no shared ``trackkit/models/seqdecoder.py`` had been
-  committed): a small causal Transformer decoder over [conditional queries | start | x1 | y1 |
+- Coordinate sequence head (written here: the shared ``trackkit/models/seqdecoder.py`` landed
+  while this family was being written, and its SeqTrack vocabulary clamps coordinates to the
+  crop, [0, 1], where the history boxes need ARTrack's wider range): a small causal Transformer decoder over [conditional queries | start | x1 | y1 |
   x2] that cross-attends to the search tokens and predicts x1, y1, x2, y2 one after another
   (greedy argmax at test time, teacher forcing in training, as SeqTrack). Its coordinate
   embedding is shared with the history tokens (ARTrack shares its vocabulary the same way).
