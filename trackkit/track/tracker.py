@@ -98,8 +98,12 @@ class ModelTracker:
         dtype: the model's floating type.
         name: used as the result folder name.
         batch_invariant: on CPU, run the model with kernels whose rows do not depend on the
-            batch size (:func:`trackkit.track.invariance.batch_invariant`), so a sequence's
-            boxes do not depend on how many sequences share its batch. No effect on other devices.
+            batch size (:func:`trackkit.track.invariance.batch_invariant`: Conv2d and Linear
+            through oneDNN, batched matmuls one sample at a time), so a sequence's boxes do not
+            depend on how many sequences share its batch. Checked on the CPU presets with this
+            CPU's own kernels and with AVX2 kernels emulated (an AMD EPYC's), at 1 and 2 threads
+            (``tests/test_batch_invariance.py``); it costs time (see that module). No effect on
+            other devices.
     """
 
     def __init__(self, model: torch.nn.Module, policy: TrackingPolicy, track_cfg: TrackConfig,
