@@ -551,3 +551,25 @@ def profile_rows(scale: str = "paper"):
             rows.append({"row": i, "method": TABLE3_LABELS[row], "preset": prefix + row, "head": head,
                          **model_costs(model, inputs)})
     return pd.DataFrame(rows)
+
+
+def table3_preset(row: str, scale: str = "cpu", *, clip_length: int = 0, epochs: int = 0, samples_per_epoch: int = 0,
+                  batch_size: int = 0, lr: float = 0.0, pretrained: str = "", overrides=()) -> Preset:
+    """The preset of Table 3's ``row`` at ``scale`` ('cpu' | 'paper') with a study's training
+    budget (0 / empty: the preset's own), so two studies that name the same budget share the
+    trained network (same settings key). The lr drop moves to 80% of ``epochs``, as the paper's
+    400 of 500; no loader workers (a study runs one notebook per worker)."""
+    from trackkit.families.registry import get_preset
+
+    if row not in TABLE3_ROWS:
+        raise ValueError(f"row={row!r} is not one of {list(TABLE3_ROWS)}")
+    if scale not in ("cpu", "paper"):
+        raise ValueError(f"scale={scale!r}: 'cpu' or 'paper'")
+    over = ["train.num_workers=0"]
+    over += [f"model.clip_length={clip_length}"] if clip_length else []
+    over += [f"train.epochs={epochs}", f"train.lr_drop_epoch={max(1, int(0.8 * epochs))}"] if epochs else []
+    over += [f"train.samples_per_epoch={samples_per_epoch}"] if samples_per_epoch else []
+    over += [f"train.batch_size={batch_size}"] if batch_size else []
+    over += [f"train.lr={lr}"] if lr else []
+    over += [f"model.pretrained={pretrained}"] if pretrained else []
+    return get_preset(("stdtrack-cpu-" if scale == "cpu" else "stdtrack-") + row, over + list(overrides))
