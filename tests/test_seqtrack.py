@@ -161,3 +161,18 @@ def test_pretrained_cpu_backbone_loads(tmp_path):
         for k, v in bb.state_dict().items():
             if k.startswith(("blocks.", "norm.", "patch_embed.")):
                 assert torch.equal(v, sd[k]), k
+
+
+@pytest.mark.parametrize("name", CPU)
+def test_trackkit_profile_runs_the_tracking_forward(name):
+    from trackkit.families import profile_preset
+
+    r = profile_preset(name, latency=False)
+    assert r["macs"] > 0 and r["flops"] > 0
+    assert r["parts"]["encoder_GMACs"] * 1e9 < r["macs"]  # the whole tracking forward counts the decoder too
+    model = build_model(name).eval()
+    z, x = torch.randn(1, 3, 64, 64), torch.randn(1, 3, 128, 128)
+    with torch.no_grad():
+        out = model(z, x, torch.tensor([[0.25, 0.25, 0.5, 0.5]]))  # the generic profile call
+        assert out["boxes"].shape == (1, 4)
+        assert torch.equal(out["words"], model.track(torch.stack([z, z], 1), x)["words"])

@@ -60,6 +60,7 @@ in; off by default because a time is never bit-identical between batched and seq
 """
 from __future__ import annotations
 
+import copy
 import math
 import time
 from dataclasses import dataclass, replace
@@ -217,23 +218,42 @@ class SeqTrack(nn.Module):
         out = {"memory": self.bottleneck(feats["search"]), "queries": None}
         if self.cfg.decoding == "one_pass":
             out["queries"] = (self.bottleneck(feats["extra"][:, -NUM_COORDS:]) if self.cfg.queries == "encoder"
-                              else self.query_tokens.expand(feats["search"].shape[0], -1, -1))
+                              else self.query_tokens.expand(feats["search"].shape[0], -1, -1).clone())
         return out
+
+    # Tables handed to submodules are copies: a parameter, or a view of one made under no_grad,
+    # requires grad without a gradient function, which torch's flop counter (it hooks module
+    # inputs' gradient functions) rejects; a copy has a gradient function when grad is on.
+    def memory_pos_view(self) -> torch.Tensor:
+        return self.memory_pos.clone()
+
+    def query_pos_table(self) -> torch.Tensor:
+        return self.query_pos.weight[None].clone()
 
     def embed_words(self, words: torch.Tensor) -> torch.Tensor:
         return self.embed_drop(self.embed_norm(self.word_embed(words)))
 
-    # -- training forward -------------------------------------------------------------------
-    def forward(self, templates: torch.Tensor, search: torch.Tensor, seq: torch.Tensor | None = None) -> dict:
+    # -- forward ---------------------------------------------------------------------------
+    def forward(self, templates: torch.Tensor, search: torch.Tensor, template_box: torch.Tensor | None = None,
+                seq: torch.Tensor | None = None, logits: bool | None = None) -> dict:
+        """``logits`` (default: ``self.training``): the training outputs {'logits': [...]} (teacher
+        forcing on ``seq`` for auto-regressive decoding); otherwise tracking inference
+        (:meth:`track`, no window), which is what ``trackkit profile`` counts and times. A 4-D
+        ``templates`` (B, 3, t, t) is one template used for every template slot (as at a
+        sequence's first frame); ``template_box`` is unused (no candidate elimination)."""
+        if templates.dim() == 4:
+            templates = templates[:, None].expand(-1, self.cfg.num_templates, -1, -1, -1)
+        if not (self.training if logits is None else logits):
+            return self.track(templates, search)
         enc = self.encode(templates, search)
-        mem, qpos = enc["memory"], self.query_pos.weight[None]
+        mem, qpos = enc["memory"], self.query_pos_table()
         if self.cfg.decoding == "autoregressive":
             if seq is None:
                 raise ValueError("auto-regressive training needs the input words seq (B, 5)")
-            h = self.decoder(self.embed_words(seq), qpos[:, :seq.shape[1]], mem, self.memory_pos, causal=True)
+            h = self.decoder(self.embed_words(seq), qpos[:, :seq.shape[1]], mem, self.memory_pos_view(), causal=True)
             return {"logits": [self.heads[0](h)]}
         q = enc["queries"]
-        hs = self.decoder(q, qpos, mem, self.memory_pos, causal=False, all_layers=True)
+        hs = self.decoder(q, qpos, mem, self.memory_pos_view(), causal=False, all_layers=True)
         if self.cfg.exits == "last":
             return {"logits": [self.heads[0](hs[-1])]}
         inputs = [self.decoder.norm(q)] + hs
@@ -242,10 +262,10 @@ class SeqTrack(nn.Module):
     # -- tracking ---------------------------------------------------------------------------
     def decode(self, enc: dict, window: torch.Tensor | None = None) -> dict:
         """Words, confidences, exit and normalised cx, cy, w, h boxes from :meth:`encode`'s output."""
-        cfg, qpos = self.cfg, self.query_pos.weight[None]
+        cfg, qpos = self.cfg, self.query_pos_table()
         if cfg.decoding == "autoregressive":
             out = decode_autoregressive(self.decoder, self.embed_words, self.heads[0], self.vocab, enc["memory"],
-                                        self.memory_pos, qpos, window=window, kv_cache=cfg.kv_cache)
+                                        self.memory_pos_view(), qpos, window=window, kv_cache=cfg.kv_cache)
             out["score"] = confidence_score(out["conf"], cfg.confidence)
             out["exit"] = torch.full_like(out["score"], cfg.decoder_layers, dtype=torch.long)
         else:
@@ -253,7 +273,7 @@ class SeqTrack(nn.Module):
             heads = self.exit_heads() if cfg.exits != "last" else [None] * cfg.decoder_layers + [self.heads[0]]
             tau = cfg.tau if cfg.exits != "last" else math.inf
             out = decode_one_pass(self.decoder, heads, self.vocab, enc["queries"], qpos, enc["memory"],
-                                  self.memory_pos, window=window, tau=tau, confidence=cfg.confidence)
+                                  self.memory_pos_view(), window=window, tau=tau, confidence=cfg.confidence)
         out["boxes"] = self.vocab.dequantize(out["words"], enc["memory"].dtype)
         return out
 
@@ -291,7 +311,7 @@ class SeqTrackTask:
         if self.cfg.decoding == "autoregressive":
             words = self.vocab.quantize(box_targets(batch.search_boxes[:, 0].float())).to(batch.search.device)
             seq = torch.cat([torch.full_like(words[:, :1], self.vocab.start), words], 1)
-        return net(batch.templates, batch.search[:, 0], seq=seq)
+        return net(batch.templates, batch.search[:, 0], seq=seq, logits=True)
 
     def loss(self, out: dict, batch: ClipBatch):
         target_box = box_targets(batch.search_boxes[:, 0].float())
@@ -365,7 +385,7 @@ class SeqTracking:
         return Step(boxes, {"templates": templates, "frame": frame}, records)
 
 
-def profile_parts(preset: Preset | str) -> dict:
+def profile_parts(preset: Preset | str, model: nn.Module | None = None) -> dict:
     """Encoder / decoder / overall params and MACs at batch 1, counted as FastSeqTrack's Table 1
     (SeqTrack's tracking/profile_model.py): legacy thop, parameters of the modules that ran
     (position embeddings, tokens and embedding tables are not counted), attention matmuls not
@@ -387,7 +407,7 @@ def profile_parts(preset: Preset | str) -> dict:
 
     preset = get_preset(preset)
     m = preset.model
-    net = build_model(preset, load_pretrained_weights=False).eval()
+    net = (build_model(preset, load_pretrained_weights=False) if model is None else model).eval()
     g = torch.Generator().manual_seed(0)
     z = torch.randn(1, m.num_templates, 3, m.template_size, m.template_size, generator=g)
     x = torch.randn(1, 3, m.search_size, m.search_size, generator=g)
@@ -409,11 +429,11 @@ def profile_parts(preset: Preset | str) -> dict:
 
         def forward(self, feats):
             enc = net.bottleneck_features(feats)
-            mem, qpos = enc["memory"], net.query_pos.weight[None]
+            mem, qpos = enc["memory"], net.query_pos_table()
             if m.decoding == "autoregressive":
                 start = torch.full((1, 1), net.vocab.start, dtype=torch.long)
-                return net.heads[0](net.decoder(net.embed_words(start), qpos[:, :1], mem, net.memory_pos, causal=True))
-            return net.exit_heads()[-1](net.decoder(enc["queries"], qpos, mem, net.memory_pos, causal=False))
+                return net.heads[0](net.decoder(net.embed_words(start), qpos[:, :1], mem, net.memory_pos_view(), causal=True))
+            return net.exit_heads()[-1](net.decoder(enc["queries"], qpos, mem, net.memory_pos_view(), causal=False))
 
     e_macs, e_params = profile(Encoder(), inputs=(z, x), verbose=False)
     d_macs, d_params = profile(Decoder(), inputs=(feats,), verbose=False)
@@ -435,7 +455,8 @@ _DESCRIPTION = {"seqtrack": "one-stream ViT encoder + auto-regressive box-word d
                                 "(FastSeqTrack)"}
 for _name in ("seqtrack", "fastseqtrack"):
     register_family(Family(name=_name, config=SeqTrackConfig, build=SeqTrack.from_config, task=SeqTrackTask,
-                           tracking=SeqTracking, description=_DESCRIPTION[_name]))
+                           tracking=SeqTracking, description=_DESCRIPTION[_name],
+                           profile=lambda preset, model: profile_parts(preset, copy.deepcopy(model))))
 
 # -- paper scale: SeqTrack-B256 (official experiments/seqtrack/seqtrack_b256.yaml), FastSeqTrack's
 # Table 1 / Sec. 4.1 (ViT-B, 256 / 256 px, 2 decoder layers, tau 1.6, GIoU weight 5) ----------
