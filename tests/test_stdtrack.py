@@ -142,3 +142,15 @@ def test_config_checks():
     assert (full.embed_dim, full.depth, full.num_heads, full.template_size, full.search_size) == (192, 12, 12, 128, 256)
     assert (full.stm_capacity, full.stm_rule, full.clip_length, full.clip_reverse_prob) == (6, "quality", 8, 0.5)
     assert get_preset("stdtrack-full").train.max_sample_interval == 200
+
+
+def test_table3_preset_applies_a_study_budget_and_rejects_unknown_rows():
+    from trackkit.families.stdtrack import table3_preset
+
+    p = table3_preset("mask", "cpu", clip_length=3, epochs=10, samples_per_epoch=64, batch_size=8, lr=2e-3)
+    assert p.name == "stdtrack-cpu-mask" and p.model.clip_length == 3 and p.model.mfifm and not p.model.multiscale_head
+    assert (p.train.epochs, p.train.lr_drop_epoch, p.train.samples_per_epoch, p.train.batch_size, p.train.lr) == \
+        (10, 8, 64, 8, 2e-3)
+    assert table3_preset("full", "paper").model.embed_dim == 192
+    with pytest.raises(ValueError, match="row"):
+        table3_preset("everything")

@@ -33,7 +33,9 @@ def _held(stm) -> set[int]:
     return set(valid)
 
 
-distinct_qualities = st.lists(st.floats(0.001, 1.0, allow_nan=False), min_size=1, max_size=30, unique=True)
+# distinct after the STM's float32 storage: thousandths
+distinct_qualities = st.lists(st.integers(1, 1000), min_size=1, max_size=30, unique=True).map(
+    lambda ks: [k / 1000 for k in ks])
 
 
 @settings(max_examples=60, deadline=None)
