@@ -47,8 +47,7 @@ import seaborn as sns
 import torch
 
 from trackkit.families import build_model, get_preset, list_presets
-from trackkit.families.recipes import environment
-from trackkit.profiling import example_inputs, measure_latency, model_costs
+from trackkit.profiling import environment, example_inputs, measure_latency, model_costs
 from trackkit.progress import progress
 from trackkit.study import record, record_table
 

@@ -252,7 +252,7 @@ def test_cli_report(tmp_path, capsys):
     from trackkit.cli import main
 
     make_study(tmp_path / "s")
-    assert main(["report", "--studies", str(tmp_path / "s"), "--out", str(tmp_path / "r"), "--no-cost"]) == 0
+    assert main(["report", "--studies", str(tmp_path / "s"), "--out", str(tmp_path / "r")]) == 0
     assert "index.html" in capsys.readouterr().out
 
 

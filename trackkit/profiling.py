@@ -136,3 +136,22 @@ def compare_costs(models: dict[str, torch.nn.Module], inputs: dict[str, tuple], 
         c.update(latency_ms=lat[k]["median"], latency_p10_ms=lat[k]["p10"], latency_p90_ms=lat[k]["p90"],
                  fps=1e3 / lat[k]["median"])
     return costs
+
+
+def environment(device: str = "cpu") -> dict:
+    """What a latency depends on besides the network: torch threads, device, library versions."""
+    import os
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    def pkg(name: str) -> str | None:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return None
+
+    dev = torch.device(device)
+    return {"threads": torch.get_num_threads(), "device": dev.type,
+            "device_name": torch.cuda.get_device_name(dev) if dev.type == "cuda" else platform.processor() or None,
+            "cpus": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__,
+            "timm": pkg("timm"), "thop": pkg("thop")}
