@@ -152,11 +152,11 @@ def run_tracker(tracker, dataset, out: str | Path, *, name: str | None = None, l
         out: results root; files go to ``out/<name>/...`` in ``layout``.
         name: result folder name (default ``tracker.name``).
         resume: skip sequences whose result files are complete.
-        progress: tqdm bar over frames.
+        progress: a bar over frames (:mod:`trackkit.progress`: one line when it ends in batch runs).
 
     Deterministic trackers run once: got10k files are ``<seq>_001.txt``.
     """
-    from tqdm.auto import tqdm
+    from trackkit.progress import progress as progress_bar
 
     result_paths(out, "x", "x", layout)  # validates the layout early
     name = name or getattr(tracker, "name", None) or type(tracker).__name__
@@ -169,7 +169,7 @@ def run_tracker(tracker, dataset, out: str | Path, *, name: str | None = None, l
         else:
             todo.append(seq)
     frames = sum(len(s) for s in todo)
-    bar = tqdm(total=frames, desc=name, unit="frame", disable=not progress, leave=False)
+    bar = progress_bar(total=frames, desc=name, unit="frame", disable=not progress, leave=True)
     t_start = time.perf_counter()
     spent = 0.0
     try:

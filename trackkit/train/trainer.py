@@ -23,10 +23,10 @@ from collections.abc import Sequence as _Seq
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
-
 from trackkit.atomic import write_json
 from trackkit.errors import ConfigError
+from trackkit.progress import progress as progress_bar
+from trackkit.progress import write
 from trackkit.train import ddp
 from trackkit.train.checkpoint import (
     load_checkpoint,
@@ -80,7 +80,8 @@ def train(model: torch.nn.Module, task: Task, sequences: _Seq, *, cfg: TrainConf
         resume: continue from ``out_dir/checkpoint.pth``; without it an existing checkpoint
             there is an error (never overwrite a run silently).
         stop_after_epoch: end after this many completed epochs (to split a run in tests).
-        progress: tqdm bar per epoch (rank 0).
+        progress: a bar per epoch and a summary line after it (rank 0; :mod:`trackkit.progress`:
+            bars interactively, the line alone in batch runs).
         weights_writer: ``f(path, model)`` that writes the final weights (default: a plain
             ``state_dict``; the CLI writes ``trackkit.models.save_model``'s format).
     """
@@ -129,8 +130,10 @@ def train(model: torch.nn.Module, task: Task, sequences: _Seq, *, cfg: TrainConf
         settings = task.begin_epoch(e1)
         sums: dict[str, float] = {}
         t0 = time.perf_counter()
-        bar = tqdm(loader, total=len(batches), desc=f"epoch {e1}/{cfg.epochs}", leave=False,
-                   disable=not (progress and info.is_main), dynamic_ncols=True)
+        # one bar per epoch that vanishes; the epoch's summary line below stays (in batch runs,
+        # e.g. papermill kernels, that line is all the epoch prints)
+        bar = progress_bar(loader, total=len(batches), desc=f"epoch {e1}/{cfg.epochs}", leave=False,
+                           disable=not (progress and info.is_main), dynamic_ncols=True)
         for specs, zs, xs in bar:
             batch = task.make_batch(specs, zs, xs, dev)
             with torch.autocast(dev.type, dtype=amp_dtype, enabled=use_amp):
@@ -165,7 +168,7 @@ def train(model: torch.nn.Module, task: Task, sequences: _Seq, *, cfg: TrainConf
             write_json(out_dir / LOG, log)
             if progress:
                 parts_s = " ".join(f"{k} {v:.4f}" for k, v in means.items())
-                tqdm.write(f"epoch {e1}/{cfg.epochs}: {parts_s} | {samples / wall:.1f} samples/s, {wall:.1f} s")
+                write(f"epoch {e1}/{cfg.epochs}: {parts_s} | {samples / wall:.1f} samples/s, {wall:.1f} s")
         ddp.barrier(info)
 
     if info.is_main and last == cfg.epochs:
