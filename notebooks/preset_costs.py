@@ -46,8 +46,8 @@ import pandas as pd
 import seaborn as sns
 import torch
 
-from trackkit.families import build_model, get_preset, list_presets
-from trackkit.profiling import environment, example_inputs, measure_latency, model_costs
+from trackkit.families import build_model, get_preset, list_presets, step_inputs
+from trackkit.profiling import environment, measure_latency, model_costs
 from trackkit.progress import progress
 from trackkit.study import record, record_table
 
@@ -66,7 +66,7 @@ sns.set_theme(context="notebook", style="whitegrid")
 rows = []
 for name in progress(presets or list_presets(), desc="cost of every preset", unit="preset"):
     preset = get_preset(name)
-    model, inputs = build_model(preset, load_pretrained_weights=False).eval(), example_inputs(preset)
+    model, inputs = build_model(preset, load_pretrained_weights=False).eval(), step_inputs(preset)
     try:  # a family whose network takes other inputs than (template, search, box) is named, not hidden
         row = {"preset": name, **model_costs(model, inputs), "latency_label": "model-only"}
     except Exception as e:

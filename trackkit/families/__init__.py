@@ -14,6 +14,7 @@ from trackkit.families.recipes import (
     load_weights,
     profile_preset,
     save_model,
+    step_inputs,
     train_preset,
 )
 from trackkit.families.registry import (
@@ -29,5 +30,6 @@ from trackkit.families.registry import (
 
 __all__ = [
     "Family", "Preset", "build_model", "build_task", "build_tracker", "get_family", "get_preset", "list_families",
-    "list_presets", "load_model", "load_weights", "profile_preset", "register_family", "register_preset", "save_model", "train_preset",
+    "list_presets", "load_model", "load_weights", "profile_preset", "register_family", "register_preset", "save_model",
+    "step_inputs", "train_preset",
 ]

@@ -113,6 +113,14 @@ def train_preset(preset: Preset | str, sequences, out_dir: str | Path, *, model:
                  weights_writer=lambda path, net: save_model(path, net, preset))
 
 
+def step_inputs(preset: Preset | str) -> tuple:
+    """Random positional inputs of one tracking step of ``preset``'s network: the family's
+    ``example_inputs`` when it has one, else (template, search, template box)."""
+    preset = get_preset(preset)
+    own = get_family(preset.family).example_inputs
+    return own(preset) if own is not None else example_inputs(preset)
+
+
 def profile_preset(preset_or_name, overrides: list[str] | tuple[str, ...] = (),
                    macs: bool = True, flops: bool = True, latency: bool = True,
                    warmup: int = 10, runs: int = 50, model: torch.nn.Module | None = None,
@@ -127,7 +135,7 @@ def profile_preset(preset_or_name, overrides: list[str] | tuple[str, ...] = (),
     if model is None:
         model = build_model(preset, load_pretrained_weights=False)
     model = model.eval()
-    inputs = example_inputs(preset)
+    inputs = step_inputs(preset)
     out = {"preset": preset.name, "overrides": list(preset.overrides), "batch": 1,
            "params": int(sum(p.numel() for p in model.parameters())),
            "macs": count_macs(model, inputs) if macs else None,

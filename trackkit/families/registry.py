@@ -35,13 +35,16 @@ class Family:
     config: its model config dataclass (frozen; shares the backbone fields).
     build: ``config -> nn.Module`` (random init; pretrained backbones are loaded by
         :func:`trackkit.families.build_model`). ``trackkit profile`` counts one
-        ``model(template, search, template_box)`` call.
+        ``model(template, search, template_box)`` call unless the family gives ``example_inputs``.
     task: ``preset -> Task`` for the generic trainer.
     tracking: ``preset -> TrackingPolicy`` for the generic tracker (its ``deploy`` runs once).
     converters: ``{source: fn(checkpoint, preset) -> (model, report)}`` from official layouts.
     description: one line for ``trackkit presets``.
     profile: optional ``fn(preset, model) -> dict`` of the family's own cost breakdown (e.g.
         encoder / decoder params and FLOPs), added by ``trackkit profile``.
+    example_inputs: optional ``fn(preset) -> tuple`` of the positional inputs of one tracking
+        step, for families whose network takes more than (template, search, template_box)
+        (e.g. a token memory); the profilers count ``model(*example_inputs(preset))``.
     """
 
     name: str
@@ -52,6 +55,7 @@ class Family:
     converters: dict[str, Callable] = field(default_factory=dict)
     description: str = ""
     profile: Callable[["Preset", Any], dict] | None = None
+    example_inputs: Callable[["Preset"], tuple] | None = None
 
 
 @dataclass(frozen=True)

@@ -463,9 +463,21 @@ class STDTrackTracking:
         return Step(boxes, new, records)
 
 
+def _profile(preset: Preset, model: nn.Module) -> dict:
+    """``trackkit profile``'s breakdown: the training-time head and the re-parameterised one."""
+    from trackkit.profiling import model_costs
+
+    inputs = profile_inputs(preset.model)
+    out = {"training head": model_costs(model.eval(), inputs)}
+    if preset.model.multiscale_head:
+        out["re-parameterised head"] = model_costs(reparameterize_model(model), inputs)
+    return out
+
+
 FAMILY = register_family(Family(
     name="stdtrack", config=STDTrackConfig, build=STDTrack.from_config, task=STDTrackTask,
     tracking=lambda preset: STDTrackTracking(preset.model),
+    profile=_profile, example_inputs=lambda preset: profile_inputs(preset.model),
     description="one-stream ViT + spatiotemporal token, MFIFM, token maintainer, mask enhancement, "
                 "RepConv multi-scale head (STDTrack)"))
 
