@@ -3,8 +3,8 @@
 For each preset with CE, the same weights run with CE and without (the '-noce' twin), batch 1,
 after warm-up; the two models alternate pass by pass (order swapped every round) so load
 from other processes on the machine hits both alike. Prints median latencies and the
-speed-up (no-CE / CE). The official OSTrack-B/256 ran 1.19x faster with CE on a 2-core CPU
-(shared/reference/trackers.md).
+speed-up (no-CE / CE). A figure comparing trackkit with the official code must come from
+one run that measured both: use ``--official`` below.
 
     .venv/bin/python benchmarks/bench_ce.py                      # B/256 and the CPU preset
     .venv/bin/python benchmarks/bench_ce.py --runs 50 --threads 2 --presets ostrack-b384
