@@ -25,13 +25,16 @@ $(STAMP): pyproject.toml constraints.txt
 test: $(STAMP)
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile -q $(TEST_ARGS) tests
 
-# The main job: the early-candidate-elimination study and the cost of every preset at the cpu
-# profile (resumable: a rerun skips finished runs and reuses trained weights from runs/cache),
-# then the report in reports/, which only reads what the studies recorded.
+# The main job: the early-candidate-elimination study (scratch and procedural-MAE backbones; it
+# builds the MAE pretraining once in runs/cache), the pre-training study (which reuses the ECE
+# study's networks) and the cost of every preset, at the cpu profile (resumable: a rerun skips
+# finished runs and reuses pretrained and trained weights from runs/cache), then the report in
+# reports/, which only reads what the studies recorded.
+MAIN_STUDIES := ece_keep_ratio pretraining preset_costs
 main: $(STAMP)
-	$(BIN)/trackkit study run studies/ece_keep_ratio.yaml --profile cpu --workers $(JOBS); s=$$?; \
-	$(BIN)/trackkit study run studies/preset_costs.yaml --profile cpu || s=1; \
-	$(BIN)/trackkit report --profile cpu && exit $$s
+	s=0; for st in $(MAIN_STUDIES); do \
+	  $(BIN)/trackkit study run studies/$$st.yaml --profile cpu --workers $(JOBS) || s=1; \
+	done; $(BIN)/trackkit report --profile cpu && exit $$s
 
 # Explore the notebooks in JupyterLab with the kit's kernel ("python3", installed into .venv by setup).
 lab: $(STAMP)
