@@ -58,11 +58,18 @@ def batch_invariant_convolutions(model: torch.nn.Module):
     head / patch-embedding shape tried (contiguous and channels-last inputs). Other devices,
     dtypes and padding modes keep the module's own forward.
     """
-    patched = []
-    for m in model.modules():
-        if type(m) is torch.nn.Conv2d and m.padding_mode == "zeros" and isinstance(m.padding, tuple):
-            m.forward = _onednn_forward(m)  # instance attribute shadows the class method
-            patched.append(m)
+    with _patched_forwards(model, lambda m: type(m) is torch.nn.Conv2d and m.padding_mode == "zeros"
+                           and isinstance(m.padding, tuple), _onednn_forward):
+        yield
+
+
+@contextlib.contextmanager
+def _patched_forwards(model: torch.nn.Module, which, make_forward):
+    """Give every module of ``model`` that ``which`` selects the forward ``make_forward(module)``
+    (an instance attribute shadowing the class method) for the duration of the block."""
+    patched = [m for m in model.modules() if which(m)]
+    for m in patched:
+        m.forward = make_forward(m)
     try:
         yield
     finally:
@@ -95,16 +102,8 @@ def batch_invariant_linears(model: torch.nn.Module):
     exactly the call it runs alone. The op has no backward, so a call that needs gradients
     keeps ``nn.Linear``'s forward (and no invariance).
     """
-    patched = []
-    for m in model.modules():
-        if type(m) is torch.nn.Linear:
-            m.forward = _onednn_linear_forward(m)  # instance attribute shadows the class method
-            patched.append(m)
-    try:
+    with _patched_forwards(model, lambda m: type(m) is torch.nn.Linear, _onednn_linear_forward):
         yield
-    finally:
-        for m in patched:
-            del m.forward
 
 
 def _onednn_linear_forward(linear: torch.nn.Linear):
