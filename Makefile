@@ -25,12 +25,14 @@ $(STAMP): pyproject.toml constraints.txt
 test: $(STAMP)
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile -q $(TEST_ARGS) tests
 
-# The main job: the early-candidate-elimination study (scratch and procedural-MAE backbones; it
-# builds the MAE pretraining once in runs/cache), the pre-training study (which reuses the ECE
-# study's networks) and the cost of every preset, at the cpu profile (resumable: a rerun skips
-# finished runs and reuses pretrained and trained weights from runs/cache), then the report in
-# reports/, which only reads what the studies recorded.
-MAIN_STUDIES := ece_keep_ratio pretraining preset_costs
+# The main job: every study at the cpu profile -- early candidate elimination (scratch and
+# procedural-MAE backbones; it builds the MAE pretraining and the reference tracker once in
+# runs/cache), pre-training (reusing the ECE networks), FastSeqTrack's Table 3 and early exits,
+# STDTrack's Table 3 and token maintainer, frozen vs tuned (those five start from the reference
+# tracker's encoder, trackkit.study.reference) and the cost of every preset -- then the report in
+# reports/, which only reads what the studies recorded. Resumable: a rerun skips finished runs
+# and reuses pretrained and trained weights from runs/cache.
+MAIN_STUDIES := ece_keep_ratio pretraining fastseqtrack_ablation early_exit stdtrack_ablation stm frozen_vs_tuned preset_costs
 main: $(STAMP)
 	s=0; for st in $(MAIN_STUDIES); do \
 	  $(BIN)/trackkit study run studies/$$st.yaml --profile cpu --workers $(JOBS) || s=1; \

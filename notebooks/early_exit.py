@@ -45,6 +45,7 @@ track_batch: int = 1  # 1: the decoder time of a frame is its own
 threads: int = 0  # torch threads; 0: torch's default (the study sets 1 per worker)
 device: str = "auto"
 pretrained: str = ""  # local `trackkit pretrain` / MAE checkpoint for the encoder; empty: random init
+reference: str = "smoke"  # start from the reference tracker's encoder (trackkit.study.reference: "smoke" | "cpu" profile, trained once in cache_dir, shared with the ECE study); "": `pretrained` or random init
 n_boot: int = 1000
 seed: int = 0
 cache_dir: str = "../runs/cache"
@@ -66,6 +67,7 @@ from trackkit.eval.paired import paired_difference
 from trackkit.families import build_tracker
 from trackkit.families.seqtrack import study_preset
 from trackkit.study import record, record_table
+from trackkit.study.reference import start_from_reference
 from trackkit.study.shared import SyntheticData, cached_tracking, cached_training
 from trackkit.track.runner import records_path
 
@@ -79,7 +81,7 @@ t_start = time.perf_counter()
 
 # %%
 trained = study_preset(preset, epochs=train_epochs, samples_per_epoch=samples_per_epoch, batch_size=batch_size,
-                       pretrained=pretrained)
+                       pretrained=pretrained, overrides=start_from_reference(reference, cache_dir, seed, dev))
 weights = cached_training(cache_dir, trained, data=SyntheticData(synth_preset, n_train, train_frames), seed=seed,
                           device=dev)
 runs = {"variant": trained.override([f"model.tau={tau}", f"model.confidence={confidence}"]),

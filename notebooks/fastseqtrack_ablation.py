@@ -43,6 +43,7 @@ track_batch: int = 16  # sequences per forward pass (bit-identical to one at a t
 threads: int = 0
 device: str = "auto"
 pretrained: str = ""  # local `trackkit pretrain` / MAE checkpoint for the encoder; empty: random init
+reference: str = "smoke"  # start from the reference tracker's encoder (trackkit.study.reference: "smoke" | "cpu" profile, trained once in cache_dir, shared with the ECE study); "": `pretrained` or random init
 n_boot: int = 1000
 seed: int = 0
 cache_dir: str = "../runs/cache"
@@ -63,6 +64,7 @@ from trackkit.eval.paired import paired_difference
 from trackkit.families import build_tracker
 from trackkit.families.seqtrack import TABLE3_ROWS, study_preset
 from trackkit.study import record, record_table
+from trackkit.study.reference import start_from_reference
 from trackkit.study.shared import SyntheticData, cached_tracking, cached_training
 
 if row not in TABLE3_ROWS:
@@ -74,6 +76,7 @@ t_start = time.perf_counter()
 data = SyntheticData(synth_preset, n_train, train_frames)
 test = SynthDataset(get_synth_preset(synth_preset), n_test, n_frames, seed=seed, split="test")
 test_id = {"synth_preset": synth_preset, "n_test": n_test, "n_frames": n_frames, "seed": seed, "split": "test"}
+start = start_from_reference(reference, cache_dir, seed, dev)  # [] without a reference
 
 
 def row_result(r: int):
@@ -81,7 +84,7 @@ def row_result(r: int):
     name, overrides, _, _, _ = TABLE3_ROWS[r]
     name = name.replace("-cpu", f"-{scale}")
     p = study_preset(name, epochs=train_epochs, samples_per_epoch=samples_per_epoch, batch_size=batch_size,
-                     pretrained=pretrained, overrides=overrides)
+                     pretrained=pretrained, overrides=(*overrides, *start))
     w = cached_training(cache_dir, p, data=data, seed=seed, device=dev)
     p = p.override([f"model.tau={tau}"]) if p.model.exits != "last" else p
     tracker = build_tracker(p, weights=w.path, device=dev, name=f"row{r}")

@@ -49,13 +49,9 @@ base_preset: str = "ostrack-cpu"  # the pre-trained tracker's preset, used witho
 search_size: int = 128  # the pre-trained tracker's search crop (the ACTrack preset's must match)
 original: str = "easy"  # the pre-training domain (synth preset)
 shifted: str = "shifted"  # the adaptation domain (synth preset)
-base_weights: str = ""  # a trained one-stream tracker's weights file; empty: train it (cached)
-base_epochs: int = 1  # pre-training budget (cpu profile: the ECE study's network, 10 x 1500)
-base_samples: int = 16
-base_batch: int = 8
-base_lr: float = 0.0  # 0: the preset's
-n_base_train: int = 4  # pre-training sequences (original domain)
-base_frames: int = 30
+base_weights: str = ""  # a trained one-stream tracker's weights file; empty: the reference tracker
+reference: str = "smoke"  # the pre-trained tracker when base_weights is empty: the reference tracker of this
+#                           profile (trackkit.study.reference; cpu: the ECE study's MAE-initialised network)
 train_epochs: int = 1  # adaptation budget, the same for every arm
 samples_per_epoch: int = 16
 batch_size: int = 8
@@ -94,6 +90,7 @@ from trackkit.families.actrack import ADAPTATION_ARMS, adaptation_presets
 from trackkit.study import record, record_table
 from trackkit.study.memory import cached_cost
 from trackkit.study.probes import ce_presets
+from trackkit.study.reference import REFERENCE_PROFILES, cached_reference_tracker, reference_preset
 from trackkit.study.shared import SyntheticData, cached_tracking, cached_training
 
 ARMS = ["pretrained", *ADAPTATION_ARMS]
@@ -107,18 +104,25 @@ sns.set_theme(context="notebook", style="whitegrid")
 # %% [markdown]
 # ## The pre-trained tracker and the four adaptation arms
 #
-# The pre-trained tracker is `ostrack-cpu` without CE at 128 px, built exactly as the ECE
-# study builds its reference (`ce_presets`), so with the cpu profile's settings its weights are
-# that study's (one training for both). Each arm loads its backbone (`model.init_tracker`).
+# The pre-trained tracker is the reference tracker (`trackkit.study.reference`): `ostrack-cpu`
+# without CE at 128 px from the procedural MAE, trained on the original domain exactly as the
+# ECE study trains its MAE-initialised reference, so with the cpu profile its weights are that
+# study's (one training for both). Each arm loads its backbone (`model.init_tracker`).
 
 # %%
-base, _ = ce_presets(get_preset(base_preset), search_size=search_size, keep_ratio=1.0, ce_loc=[], train_epochs=base_epochs,
-                     samples_per_epoch=base_samples, batch_size=base_batch, lr=base_lr)
-if base_weights:
+if base_weights:  # its settings only name the network; the weights are the file's
+    base, _ = ce_presets(get_preset(base_preset), search_size=search_size, keep_ratio=1.0, ce_loc=[], train_epochs=1,
+                         samples_per_epoch=1, batch_size=1)
     base_path, base_key = base_weights, base_weights
+elif reference:
+    if REFERENCE_PROFILES[reference]["synth_preset"] != original:
+        raise ConfigError(f"original={original!r}, but the reference tracker ({reference}) is trained on "
+                          f"{REFERENCE_PROFILES[reference]['synth_preset']!r}")
+    base = reference_preset(reference, cache_dir, dev)
+    w = cached_reference_tracker(cache_dir, reference, seed, dev)
+    base_path, base_key = str(w.path), w.key
 else:
-    w = cached_training(cache_dir, base, data=SyntheticData(original, n_base_train, base_frames), seed=seed, device=dev)
-    base_path, base_key = str(w.path.resolve()), w.key
+    raise ConfigError("set base_weights (a trained tracker's weights file) or reference (a profile)")
 sets = [f"train.epochs={train_epochs}", f"train.samples_per_epoch={samples_per_epoch}",
         f"train.batch_size={batch_size}", f"train.backbone_lr_mult={backbone_lr_mult}",
         f"train.lr_drop_epoch={train_epochs}"] + ([f"train.lr={lr}"] if lr else [])

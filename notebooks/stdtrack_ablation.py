@@ -50,6 +50,7 @@ latency_warmup: int = 1
 threads: int = 0  # torch threads; 0: torch's default (the study sets 1 per worker)
 device: str = "auto"
 pretrained: str = ""  # local `trackkit pretrain` / MAE checkpoint for the backbone; empty: random init
+reference: str = "smoke"  # start from the reference tracker's encoder (trackkit.study.reference: "smoke" | "cpu" profile, trained once in cache_dir, shared with the ECE study); "": `pretrained` or random init
 n_boot: int = 1000
 seed: int = 0
 cache_dir: str = "../runs/cache"
@@ -71,6 +72,7 @@ from trackkit.families.stdtrack import TABLE3_LABELS, TABLE3_ROWS, profile_input
 from trackkit.models.repconv import reparameterize_model
 from trackkit.profiling import compare_costs
 from trackkit.study import record, record_table
+from trackkit.study.reference import start_from_reference
 from trackkit.study.shared import SyntheticData, cached_tracking, cached_training
 from trackkit.track.baselines import InitBoxTracker
 
@@ -96,7 +98,8 @@ prev_row = rows[max(0, rows.index(row) - 1)]
 
 
 presets = {k: table3_preset(k, scale, clip_length=clip_length, epochs=train_epochs, samples_per_epoch=samples_per_epoch,
-                            batch_size=batch_size, lr=lr, pretrained=pretrained)
+                            batch_size=batch_size, lr=lr, pretrained=pretrained,
+                            overrides=start_from_reference(reference, cache_dir, seed, dev))
            for k in dict.fromkeys([row, prev_row, "baseline"])}
 pd.DataFrame([{"row": k, **{s: getattr(p.model, s) for s in ("token", "mfifm", "mask_enhance", "multiscale_head",
                                                               "stm_capacity", "stm_rule", "clip_length")}}
@@ -206,7 +209,7 @@ an effect of the paper's size ({abs(paper_prev):.1f} pts) for this step.
 | | paper | this run |
 |---|---|---|
 | data | GOT-10k / LaSOT / TrackingNet / COCO train, GOT-10k test (AO) | procedural `{synth_preset}`: {n_train} × {train_frames} frames train, {n_test} × {n_frames} frames test, GOT-10k protocol |
-| network | ViT-Tiny (MAE-Lite), 192-d, 12 blocks, 128/256 px | `{presets[row].name}`: {presets[row].model.embed_dim}-d, {presets[row].model.depth} blocks, {presets[row].model.template_size}/{presets[row].model.search_size} px, {'random init' if not pretrained else pretrained} |
+| network | ViT-Tiny (MAE-Lite), 192-d, 12 blocks, 128/256 px | `{presets[row].name}`: {presets[row].model.embed_dim}-d, {presets[row].model.depth} blocks, {presets[row].model.template_size}/{presets[row].model.search_size} px, {'the reference tracker (' + reference + ' profile)' if reference else 'random init' if not pretrained else pretrained} |
 | training | 500 epochs, clips of 8, interval 200 | {train_epochs} epoch(s) × {samples_per_epoch} clips of {clip_length}, batch {batch_size} |
 | speed | CPU FPS on the authors' machine | model-only latency, batch 1, {torch.get_num_threads()} thread(s), interleaved with the baseline |
 """))

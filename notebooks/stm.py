@@ -53,6 +53,7 @@ track_batch: int = 16
 threads: int = 0
 device: str = "auto"
 pretrained: str = ""
+reference: str = "smoke"  # start from the reference tracker's encoder (trackkit.study.reference: "smoke" | "cpu" profile, trained once in cache_dir, shared with the ECE study); "": `pretrained` or random init
 n_boot: int = 1000
 seed: int = 0
 cache_dir: str = "../runs/cache"
@@ -73,6 +74,7 @@ from trackkit.eval.paired import paired_difference
 from trackkit.families import build_tracker
 from trackkit.families.stdtrack import stm_occlusion_exposure, table3_preset
 from trackkit.study import record, record_table
+from trackkit.study.reference import start_from_reference
 from trackkit.study.shared import SyntheticData, cached_tracking, cached_training
 from trackkit.track.runner import records_path
 
@@ -90,7 +92,8 @@ PAPER_T5 = pd.DataFrame({"capacity": [2, 4, 6, 8], "AO": [69.6, 70.9, 71.3, 69.9
 
 # %%
 trained = table3_preset("full", scale, clip_length=clip_length, epochs=train_epochs,
-                        samples_per_epoch=samples_per_epoch, batch_size=batch_size, lr=lr, pretrained=pretrained)
+                        samples_per_epoch=samples_per_epoch, batch_size=batch_size, lr=lr, pretrained=pretrained,
+                        overrides=start_from_reference(reference, cache_dir, seed, dev))
 weights = cached_training(cache_dir, trained, data=SyntheticData(synth_preset, n_train, train_frames), seed=seed,
                           device=dev)
 print(f"weights {weights.key} ({'cached' if weights.cached else 'trained now'}, {weights.meta['wall_s']:.0f} s), "
@@ -178,7 +181,7 @@ mean Q occluded {summary['q_occluded']:.4f} vs visible {summary['q_visible']:.4f
 
 | | paper | this run |
 |---|---|---|
-| network | ViT-Tiny STDTrack trained with (quality, 6) on GOT-10k (one-shot) | `{trained.name}`, {train_epochs} epoch(s) × {samples_per_epoch} clips of {clip_length}, {'random init' if not pretrained else pretrained} |
+| network | ViT-Tiny STDTrack trained with (quality, 6) on GOT-10k (one-shot) | `{trained.name}`, {train_epochs} epoch(s) × {samples_per_epoch} clips of {clip_length}, {'the reference tracker (' + reference + ' profile)' if reference else 'random init' if not pretrained else pretrained} |
 | capacity / rule | each row of Tables 4, 5 (training with it is not stated) | changed at inference only; one network for the whole grid |
 | test | GOT-10k test, AO | procedural `{synth_preset}`: {n_test} × {n_frames} frames, GOT-10k protocol; occluded = absent or cover ≤ {cover_max}/8 |
 """))

@@ -72,7 +72,8 @@ Readings of everything the paper leaves open (each an ablation knob of
   gradients flow back through the frozen blocks (no weight gradients, no optimiser state).
 - Initialisation from a tracker: ``init_tracker`` names a trackkit weights file of a trained
   one-stream tracker (e.g. ``ostrack-cpu-noce``) whose ``backbone.*`` tensors are loaded
-  exactly (:func:`load_tracker_backbone`); ``pretrained`` loads an MAE / timm ViT as usual.
+  exactly (:func:`trackkit.models.weights.load_tracker_backbone`, shared by every family);
+  ``pretrained`` loads an MAE / timm ViT as usual.
 
 Presets: actrack-b256 (ViT-B/16 OSTrack-256 backbone, frozen) and actrack-cpu (the CPU
 backbone of ``ostrack-cpu-noce``; load its trained weights with
@@ -115,8 +116,7 @@ class ACTrackConfig(BackboneConfig):
     bins, coord_range: coordinate quantisation (bins over a crop-relative span of coord_range).
     decoder_depth, decoder_heads: the coordinate-sequence decoder.
     history_motion, history_noise: training-time history synthesis (fractions of target size).
-    init_tracker: trackkit weights file of a trained one-stream tracker whose backbone this
-        one starts from ('' = none).
+    (init_tracker, the trained tracker whose backbone this one starts from, is a backbone field.)
     """
 
     ce_loc: tuple[int, ...] = ()
@@ -131,7 +131,6 @@ class ACTrackConfig(BackboneConfig):
     decoder_heads: int = 8
     history_motion: float = 0.1
     history_noise: float = 0.05
-    init_tracker: str = ""
 
     def problems(self) -> list[str]:
         p = super().problems()
@@ -329,8 +328,6 @@ class ACTrack(nn.Module):
         head = CoordinateSequenceHead(cfg.embed_dim, cfg.bins, cfg.coord_range, cfg.history, cfg.decoder_depth,
                                       cfg.decoder_heads)
         model = cls(OneStreamViT.from_config(cfg), side, head, cfg)
-        if cfg.init_tracker:
-            load_tracker_backbone(model.backbone, cfg.init_tracker)
         model.set_trainable(cfg.trainable)
         return model
 
@@ -401,27 +398,6 @@ class ACTrack(nn.Module):
         bins, score = head.generate(queries, memory)
         coords = head.centres(memory.dtype, memory.device)[bins]
         return {"bins": bins, "boxes": _xyxy_to_cxcywh(coords), "score": score, "search": feats["search"]}
-
-
-def load_tracker_backbone(backbone: OneStreamViT, path: str | Path) -> None:
-    """Load the ``backbone.*`` tensors of a trackkit weights file (a trained one-stream tracker:
-    ``trackkit train`` / :func:`trackkit.families.save_model`) into ``backbone``, exactly:
-    the crop sizes (position embeddings) and dims must match; any gap raises DataError."""
-    from trackkit.models.weights import read_state_dict
-
-    sd = read_state_dict(path, source="a trackkit tracker weights file (trackkit train ... model.pth)")
-    own = {k[len("backbone."):]: v for k, v in sd.items() if k.startswith("backbone.")}
-    if not own:
-        raise DataError(path, "no 'backbone.*' tensors: not the weights of a one-stream tracker")
-    target = backbone.state_dict()
-    missing = sorted(set(target) - set(own))
-    shapes = [f"{k}: file {tuple(v.shape)} vs model {tuple(target[k].shape)}"
-              for k, v in own.items() if k in target and v.shape != target[k].shape]
-    extra = sorted(set(own) - set(target))
-    if missing or shapes or extra:
-        raise DataError(path, f"the tracker's backbone does not fit: missing {missing[:5]}, unexpected "
-                              f"{extra[:5]}, shape mismatches {shapes[:5]}")
-    backbone.load_state_dict(own, strict=True)
 
 
 # -- training -----------------------------------------------------------------------------------

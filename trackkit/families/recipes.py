@@ -17,7 +17,7 @@ from torch import nn
 
 from trackkit.errors import DataError
 from trackkit.families.registry import Preset, get_family, get_preset
-from trackkit.models.weights import load_pretrained, read_state_dict
+from trackkit.models.weights import load_pretrained, load_tracker_backbone, read_state_dict
 from trackkit.profiling import count_flops, count_macs, example_inputs, measure_latency
 from trackkit.track.tracker import ModelTracker
 from trackkit.train.checkpoint import read_weights, save_weights
@@ -27,7 +27,8 @@ def build_model(preset: Preset | str, load_pretrained_weights: bool = True) -> n
     """The network of a preset (or a preset name), random init.
 
     With ``model.pretrained`` set, the backbone loads that local timm / MAE / trackkit-pretrain
-    file (position embeddings resampled); a missing file raises DataError naming it. The
+    file (position embeddings resampled); with ``model.init_tracker``, the backbone of a trained
+    one-stream tracker's weights file, exactly. A missing file raises DataError naming it. The
     trainable switch is applied after loading.
     """
     preset = get_preset(preset)
@@ -38,6 +39,9 @@ def build_model(preset: Preset | str, load_pretrained_weights: bool = True) -> n
     model = get_family(preset.family).build(cfg)
     if sd is not None:
         load_pretrained(model.backbone, cfg.pretrained, source=cfg.pretrained_source, state_dict=sd)
+    if cfg.init_tracker and load_pretrained_weights:
+        load_tracker_backbone(model.backbone, cfg.init_tracker)
+    if sd is not None or (cfg.init_tracker and load_pretrained_weights):
         model.set_trainable(cfg.trainable)
     return model
 

@@ -42,6 +42,11 @@ class BackboneConfig:
       pretrained: local path of a timm / MAE / ``trackkit pretrain`` ViT checkpoint to load
         (None = random init).
       pretrained_source: what file the paper used, for error messages and `presets`.
+      init_tracker: local trackkit weights file of a trained one-stream tracker (``trackkit
+        train ... model.pth`` of e.g. ``ostrack-cpu-noce``) whose ``backbone.*`` tensors this
+        backbone starts from, exactly ('' = none; exclusive with ``pretrained``). The CPU-scale
+        presets of the decoder families use it: their box decoders give the encoder too weak a
+        signal to learn localisation in minutes from an MAE init (see the families' docstrings).
       trainable: 'all' | 'none' | 'last:N' | 'norm' -- which backbone parameters train
         (heads and tracker-specific modules always train); see models.onestream.set_trainable.
       fused_attn: use scaled_dot_product_attention wherever no attention map is needed.
@@ -69,6 +74,7 @@ class BackboneConfig:
     pretrained_source: str = ""
     trainable: str = "all"
     fused_attn: bool = True
+    init_tracker: str = ""
 
     def __post_init__(self):
         problems = self.problems()
@@ -102,6 +108,8 @@ class BackboneConfig:
     def problems(self) -> list[str]:
         """What is wrong with these settings (empty when valid); subclasses extend it."""
         p = []
+        if self.pretrained and self.init_tracker:
+            p.append("set pretrained (a ViT checkpoint) or init_tracker (a trained tracker), not both")
         if self.ce_template_range not in CE_TEMPLATE_RANGES:
             p.append(f"ce_template_range={self.ce_template_range!r} is not one of {CE_TEMPLATE_RANGES}")
         if self.mlp_activation not in MLP_ACTIVATIONS:

@@ -207,3 +207,22 @@ def load_pretrained(backbone: OneStreamViT, path: str | Path, source: str = "",
         raise DataError(path, "pretrained weights do not fit the backbone: " + "; ".join(msg))
     backbone.load_state_dict(mapped, strict=True)
     return {"loaded": sorted(mapped), "ignored": sorted(ignored)}
+
+
+def load_tracker_backbone(backbone: OneStreamViT, path: str | Path) -> None:
+    """Load the ``backbone.*`` tensors of a trackkit weights file (a trained one-stream tracker:
+    ``trackkit train`` / :func:`trackkit.families.save_model`) into ``backbone``, exactly:
+    the crop sizes (position embeddings) and dims must match; any gap raises DataError."""
+    sd = read_state_dict(path, source="a trackkit tracker weights file (trackkit train ... model.pth)")
+    own = {k[len("backbone."):]: v for k, v in sd.items() if k.startswith("backbone.")}
+    if not own:
+        raise DataError(path, "no 'backbone.*' tensors: not the weights of a one-stream tracker")
+    target = backbone.state_dict()
+    missing = sorted(set(target) - set(own))
+    shapes = [f"{k}: file {tuple(v.shape)} vs model {tuple(target[k].shape)}"
+              for k, v in own.items() if k in target and v.shape != target[k].shape]
+    extra = sorted(set(own) - set(target))
+    if missing or shapes or extra:
+        raise DataError(path, f"the tracker's backbone does not fit: missing {missing[:5]}, unexpected "
+                              f"{extra[:5]}, shape mismatches {shapes[:5]}")
+    backbone.load_state_dict(own, strict=True)
