@@ -29,14 +29,16 @@ test: $(STAMP)
 # procedural-MAE backbones; it builds the MAE pretraining and the reference tracker once in
 # runs/cache), pre-training (reusing the ECE networks), FastSeqTrack's Table 3 and early exits,
 # STDTrack's Table 3 and token maintainer, frozen vs tuned (those five start from the reference
-# tracker's encoder, trackkit.study.reference) and the cost of every preset -- then the report in
-# reports/, which only reads what the studies recorded. Resumable: a rerun skips finished runs
-# and reuses pretrained and trained weights from runs/cache.
-MAIN_STUDIES := ece_keep_ratio pretraining fastseqtrack_ablation early_exit stdtrack_ablation stm frozen_vs_tuned preset_costs
+# tracker's encoder, trackkit.study.reference), every family side by side with its training-seed
+# spread (trackers) and the cost of every preset -- then the report in reports/, which only reads
+# what the studies recorded, and README.md's generated "Measured" block from the report's tables.
+# Resumable: a rerun skips finished runs and reuses pretrained and trained weights from runs/cache.
+MAIN_STUDIES := ece_keep_ratio pretraining fastseqtrack_ablation early_exit stdtrack_ablation stm frozen_vs_tuned \
+                trackers preset_costs
 main: $(STAMP)
 	s=0; for st in $(MAIN_STUDIES); do \
 	  $(BIN)/trackkit study run studies/$$st.yaml --profile cpu --workers $(JOBS) || s=1; \
-	done; $(BIN)/trackkit report --profile cpu && exit $$s
+	done; $(BIN)/trackkit report --profile cpu --readme README.md && exit $$s
 
 # Explore the notebooks in JupyterLab with the kit's kernel ("python3", installed into .venv by setup).
 lab: $(STAMP)

@@ -35,6 +35,8 @@ batch_size: int = 8  # training batch (interactive: 32)
 n_test: int = 2  # held-out test sequences (interactive: 10)
 n_frames: int = 10  # frames per test sequence (interactive: 100)
 seed: int = 0  # weights, pairs and data
+studies_dir: str = "../runs/studies"  # where the main job's study records are (the tour's trained networks)
+cache_dir: str = "../runs/cache"  # ... and its cached weights
 
 # %%
 import tempfile
@@ -193,3 +195,50 @@ fig, ax = plt.subplots(figsize=(5, 3.6))
 success_plot(scores, ax=ax, title=f"success plot, {n_test} procedural test sequences")
 pd.concat({k: r.bootstrap(n_boot=500, metrics=("ao", "sr50")) for k, r in scores.items()})[
     ["estimate", "lo", "hi"]].round(3)
+
+# %% [markdown]
+# ## 7. A tour of the five families on the same sequence
+#
+# Every family is a few deltas on the same one-stream ViT (patch embeddings of template $z$ and
+# search $x$, joint self-attention over $[z; x]$):
+#
+# | family | what it adds | one equation |
+# |---|---|---|
+# | OSTrack | candidate elimination: keep the search tokens the template centre attends to most | keep $\mathrm{top}_{\lceil\rho n\rceil}\, \mathrm{softmax}(q_{z_c} K_x^\top/\sqrt{d})$ |
+# | SimTrack | a foveal window (a zoomed centre crop as extra tokens) and a distinguishable template position embedding | $E_z = E_{pos}(z) + e_{tgt}\,\mathbb{1}[\text{in box}]$ |
+# | FastSeqTrack | the box as four words, read in one pass with early exits | exit at layer $l$ when $\sum_{i=1}^{4} \max_t p_l(w_i = t) > \tau$ |
+# | STDTrack | a spatiotemporal token carried frame to frame, fused with a memory of the best past tokens | $Q = \max(S) / \sum S$ ranks what the memory keeps |
+# | ACTrack | a frozen tracker plus a trainable additive net joined by zero-initialised links | $h_l = f_l(h_{l-1}) + Z_l\, g_l(z, x)$, $Z_l = 0$ at start |
+#
+# When the main job has run (`make main`), the trained networks of the `trackers` study are in
+# the cache and the tour tracks with them; otherwise it builds tiny untrained ones (the boxes are
+# then meaningless: the point is that one loop runs them all).
+
+# %%
+from trackkit.families import load_model
+from trackkit.study.reference import lineup_weights
+
+TOUR = {"ostrack": "ostrack-cpu-noce", "simtrack": "simtrack-cpu", "fastseqtrack": "fastseqtrack-cpu",
+        "stdtrack": "stdtrack-cpu-full", "actrack": "actrack-cpu"}
+trained = lineup_weights(studies_dir, cache_dir)
+seq = test_set[0]
+frames = np.linspace(1, len(seq) - 1, 3).astype(int)
+fig, axes = plt.subplots(len(TOUR), 3, figsize=(9, 2.4 * len(TOUR)))
+for row, (family, name) in zip(axes, TOUR.items()):
+    if family in trained:
+        net, tour_preset = load_model(trained[family])
+        source = "trained by the main job"
+    else:
+        torch.manual_seed(seed)
+        tour_preset = get_preset(name)
+        net, source = build_model(tour_preset).eval(), "untrained (run `make main` for trained ones)"
+    run_tracker(build_tracker(tour_preset, model=net, name=family), [seq], f"{work}/tour", batch_size=1)
+    pred = np.loadtxt(f"{work}/tour/{family}/{seq.name}/{seq.name}_001.txt", delimiter=",")
+    for ax, i in zip(row, frames):
+        ax.imshow(seq.frames[i])
+        for (x, y, w, h), c in ((seq.boxes[i], "lime"), (pred[i], "red")):
+            ax.add_patch(plt.Rectangle((x, y), w, h, fill=False, color=c, lw=1.5))
+        ax.set_title(f"{family} ({source.split(' (')[0]}), frame {i}", fontsize=7)
+        ax.axis("off")
+plt.tight_layout()
+

@@ -287,3 +287,27 @@ def test_every_figure_renders_in_headless_chromium(tmp_path):
     assert _img_widths(broken, tmp_path) == [0]
     widths = _img_widths(index, tmp_path)
     assert len(widths) == 3 and all(w > 0 for w in widths), widths
+
+
+def test_effects_table_states_what_the_split_can_resolve():
+    import math
+
+    import pandas as pd
+
+    from trackkit.report.compile import effects_table
+
+    runs = pd.DataFrame({"status": ["ok", "ok"], "p.row": [1, 2], "m.step_ao": [1.0, -0.5],
+                         "m.step_ao_lo": [-1.0, -0.7], "m.step_ao_hi": [3.0, -0.3]})
+    cfg = {"effects": [{"label": "a", "metric": "step_ao", "paper": 2.4, "where": {"row": 1}},
+                       {"label": "b", "metric": "step_ao", "paper": 1.6, "trained": True, "where": {"row": 2}},
+                       {"label": "missing", "metric": "step_ao", "paper": 1.0, "where": {"row": 9}}]}
+    t = effects_table({"manifest": {"report": cfg}, "runs": runs})
+    assert list(t["comparison"]) == ["a", "b"]
+    assert t["MDE (pts)"].tolist() == pytest.approx([2.0, 0.2])
+    assert list(t["paper effect resolvable here"]) == ["yes", "yes"]
+    # a training-seed spread widens only comparisons of separately trained networks
+    t = effects_table({"manifest": {"report": {**cfg, "seed_sd": 1.0}}, "runs": runs})
+    assert t["MDE (pts)"].iloc[0] == pytest.approx(2.0)
+    assert t["MDE (pts)"].iloc[1] == pytest.approx(math.hypot(0.2, 1.96 * math.sqrt(2)))
+    assert list(t["paper effect resolvable here"]) == ["yes", "no"]
+    assert effects_table({"manifest": {"report": {}}, "runs": runs}) is None

@@ -63,3 +63,24 @@ def test_every_family_starts_from_a_trained_trackers_backbone(tmp_path, name):
 def test_pretrained_and_init_tracker_are_exclusive():
     with pytest.raises(ConfigError, match="not both"):
         get_preset("seqtrack-cpu", ["model.pretrained=a.pth", "model.init_tracker=b.pth"])
+
+
+@pytest.mark.parametrize("profile", ["smoke", "cpu"])
+def test_the_trackers_study_names_the_family_studies_networks(profile):
+    """The side-by-side table re-uses the family studies' networks: its budgets must be theirs."""
+    def params(study):
+        s = yaml.safe_load((STUDIES / f"{study}.yaml").read_text())
+        return {**s["params"], **s["profiles"][profile]["params"]}
+
+    t = params("trackers")
+    seq, std, act = params("fastseqtrack_ablation"), params("stdtrack_ablation"), params("frozen_vs_tuned")
+    assert (t["seq_epochs"], t["seq_samples"], t["seq_batch"]) == (seq["train_epochs"], seq["samples_per_epoch"],
+                                                                  seq["batch_size"])
+    assert (t["std_epochs"], t["std_samples"], t["std_batch"], t["std_clip"], t["std_lr"]) == (
+        std["train_epochs"], std["samples_per_epoch"], std["batch_size"], std["clip_length"], std["lr"])
+    assert (t["act_epochs"], t["act_samples"], t["act_batch"]) == (act["train_epochs"], act["samples_per_epoch"],
+                                                                  act["batch_size"])
+    ref = REFERENCE_PROFILES[profile]
+    for p in (t, seq, std):
+        assert (p["n_train"], p["train_frames"], p["synth_preset"]) == (ref["n_train"], ref["train_frames"],
+                                                                        ref["synth_preset"])

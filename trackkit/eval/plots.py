@@ -47,10 +47,16 @@ def precision_plot(results: dict, ax=None, title: str | None = None, normalized:
     return _curve_plot(results, "norm_precision" if normalized else "precision", ax, title)
 
 
+# per-sequence attributes that are numbers, not flags, even when a split's values are all 0 / 1
+_NOT_FLAGS = ("seed", "index")
+
+
 def _flag_attributes(dataset) -> list[str]:
     keys = []
     for seq in dataset:
         for k, v in seq.attributes.items():
+            if k in _NOT_FLAGS or k.startswith("n_"):  # counts (n_distractors, n_occluders)
+                continue
             if k not in keys and (isinstance(v, (bool, np.bool_)) or (isinstance(v, (int, np.integer)) and v in (0, 1))):
                 keys.append(k)
     return keys

@@ -507,7 +507,10 @@ for _row, _switches in TABLE3_ROWS.items():
 # CPU scale: the CPU backbone of trackkit.families.ostrack (dim 128, depth 4, 64/128 px; one
 # `trackkit pretrain --preset ostrack-cpu` checkpoint loads via model.pretrained=...), no CE,
 # head width 64, clips of 4 frames (8-frame clips cost 8 search frames per sample: too slow for
-# the 2-core budget; model.clip_length=8 restores the paper's), the ostrack-cpu jitter.
+# the 2-core budget; model.clip_length=8 restores the paper's), the ostrack-cpu jitter. The
+# studies start every Table 3 row from one trained CPU tracker's encoder (model.init_tracker,
+# backbone lr x0.1, trackkit.study.reference) so the rows differ only in their modules and a
+# few minutes of clip training suffice; the paper trains each row from MAE-Lite for 500 epochs.
 _cpu_backbone = {f: getattr(CPU_MODEL, f) for f in BackboneConfig.__dataclass_fields__}
 CPU_STD_MODEL = STDTrackConfig(**{**_cpu_backbone, "ce_loc": (), "ce_keep_ratio": 0.7}, head_channels=64,
                                clip_length=4)

@@ -46,7 +46,7 @@ from trackkit.atomic import atomic_open, write_bytes, write_text
 from trackkit.errors import ConfigError
 from trackkit.progress import progress
 from trackkit.report import figures
-from trackkit.report.aggregate import PARAM, aggregate, wide_summary
+from trackkit.report.aggregate import METRIC, PARAM, aggregate, wide_summary
 from trackkit.report.paper_numbers import paper_table, relative_change
 from trackkit.study.records import NOTEBOOK_FILE, run_dir
 
@@ -173,6 +173,66 @@ def _paper_rows_comparison(study: dict, pt) -> pd.DataFrame | None:
     return out
 
 
+def effects_table(study: dict, seed_sd: float | None = None) -> pd.DataFrame | None:
+    """Which of the paper's effects this scale can resolve: per ``report.effects`` entry, our paired
+    difference (metric ``m`` recorded with ``m_lo`` / ``m_hi``: its 95% CI) at the grid point
+    ``where``, the minimum detectable effect (the CI half-width: a true effect smaller than it is
+    not told apart from zero by this test split) and the paper's effect beside it. With
+    ``seed_sd`` (the AO standard deviation of one preset trained with other seeds, in points)
+    and ``trained: true`` (the two sides are separately trained networks), the half-width grows
+    to sqrt(h^2 + (1.96 * sqrt(2) * seed_sd)^2): the CI resamples only sequences, not training."""
+    import math
+
+    cfg = study["manifest"].get("report") or {}
+    specs = cfg.get("effects") or []
+    if not specs:
+        return None
+    runs = study["runs"]
+    runs = runs[runs.status == "ok"] if "status" in runs else runs
+    seed_sd = cfg.get("seed_sd", seed_sd)
+    rows = []
+    for e in specs:
+        sel = _select(runs, {PARAM + k: v for k, v in (e.get("where") or {}).items()})
+        col = METRIC + e["metric"]
+        if sel.empty or col not in sel:
+            continue
+        mean = float(sel[col].astype(float).mean())
+        lo = float(sel.get(col + "_lo", pd.Series([math.nan])).astype(float).mean())
+        hi = float(sel.get(col + "_hi", pd.Series([math.nan])).astype(float).mean())
+        half = (hi - lo) / 2
+        if seed_sd and e.get("trained"):
+            half = math.sqrt(half ** 2 + (1.96 * math.sqrt(2) * float(seed_sd)) ** 2)
+        paper = e.get("paper")
+        row = {"comparison": e["label"], "ours (pts)": mean, "95% CI": f"[{lo:.2f}, {hi:.2f}]",
+               "MDE (pts)": half, "paper (pts)": paper}
+        row["paper effect resolvable here"] = ("–" if paper is None or math.isnan(half)
+                                               else "yes" if abs(float(paper)) > half else "no")
+        rows.append(row)
+    return pd.DataFrame(rows) if rows else None
+
+
+def environment_line(manifest: dict) -> str:
+    """'Environment: ...' from the manifest (studies run before it was recorded: '')."""
+    env = manifest.get("environment")
+    if not env:
+        return ""
+    gpu = f", GPU {env['gpu']}" if env.get("gpu") else ", no GPU"
+    return (f"Environment: {env.get('cpu')} ({env.get('cores')} cores, {env.get('workers')} worker(s); each run's "
+            f"torch threads are in its record){gpu}; Python {env.get('python')}, torch {env.get('torch')}, "
+            f"numpy {env.get('numpy')}.")
+
+
+def seed_spread(studies: list[dict], studies_dir) -> dict[str, float]:
+    """{tracker: AO standard deviation over training seeds} from the trackers study's
+    ``seed_spread`` table (its ``all`` run), when that study was run; else {}."""
+    for st in studies:
+        if st["manifest"]["study"] == "trackers":
+            df, _ = recorded_table(st, {"name": "seed_spread", "where": {"tracker": "all"}}, studies_dir)
+            if df is not None and {"tracker", "ao_sd"} <= set(df.columns):
+                return {str(r["tracker"]): float(r["ao_sd"]) for _, r in df.iterrows()}
+    return {}
+
+
 def _machine_prefixes(*extra) -> list[tuple[str, str]]:
     """(folder, placeholder) pairs for the folders of this machine that outputs print (library
     warnings and tracebacks name files under the environment and the interpreter), longest
@@ -213,8 +273,33 @@ def _notebook_html(src: Path, dst: Path, prefixes: list[tuple[str, str]]) -> boo
         body, _ = exporter.from_notebook_node(nb)
     except Exception:  # a notebook cut short by a dead kernel may not convert
         return False
-    write_text(dst, body)
+    write_text(dst, _share_head_styles(body, dst))
     return True
+
+
+def _share_head_styles(body: str, dst: Path) -> str:
+    """Move the <style> blocks of the page's <head> (nbconvert's template CSS, ~260 kB and the
+    same in every notebook) into one stylesheet beside the notebook folders, named by its hash,
+    and link it: the report's notebooks then hold their own content only."""
+    import hashlib
+    import re
+
+    end = body.find("</head>")
+    if end < 0:
+        return body
+    head = body[:end]
+    styles = re.findall(r"<style[^>]*>.*?</style>", head, flags=re.S)
+    if not styles:
+        return body
+    css = "\n".join(re.sub(r"^<style[^>]*>|</style>$", "", st) for st in styles)
+    name = f"nbconvert-{hashlib.sha256(css.encode()).hexdigest()[:12]}.css"
+    shared = dst.parent.parent / name
+    if not shared.exists():
+        write_text(shared, css)
+    for st in styles[1:]:
+        head = head.replace(st, "", 1)
+    head = head.replace(styles[0], f"<link rel='stylesheet' href='../{name}'>", 1)
+    return head + body[end:]
 
 
 _CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
@@ -288,9 +373,12 @@ def compile_report(studies_dir: str | Path = "runs/studies", out: str | Path = "
     def figure(fig, name: str, alt: str) -> None:
         png = figures.to_png(fig)
         write_bytes(out / "figures" / f"{name}.png", png)
-        h.append(f"<img alt='{html.escape(alt)}' src='data:image/png;base64,{base64.b64encode(png).decode()}'>")
+        study_name = st["manifest"]["study"]  # the figure links to the notebooks whose records it draws
+        h.append(f"<a href='#{html.escape(study_name)}-notebooks' title='the executed notebooks'>"
+                 f"<img alt='{html.escape(alt)}' src='data:image/png;base64,{base64.b64encode(png).decode()}'></a>")
         md.append(f"![{alt}](figures/{name}.png)")
 
+    spread = seed_spread(studies, studies_dir)
     for st in studies:
         m, runs, summary = st["manifest"], st["runs"], st["summary"]
         cfg, name = m.get("report") or {}, m["study"]
@@ -298,11 +386,13 @@ def compile_report(studies_dir: str | Path = "runs/studies", out: str | Path = "
             _write_table(st[kind], out / "tables" / f"{name}_{kind}")
         title = cfg.get("title") or name
         n_fail = int((runs.status != "ok").sum())
+        env = environment_line(m)
         h.append(f"<h2 id='{html.escape(name)}'>{html.escape(title)}</h2><p>{html.escape(m.get('description', ''))}"
                  f"</p><p class='muted'>study <b>{html.escape(name)}</b>, profile <b>{html.escape(m['profile'])}</b>:"
-                 f" {len(runs)} runs, {n_fail} not ok.</p>")
+                 f" {len(runs)} runs, {n_fail} not ok. {html.escape(env)} Figures link to the "
+                 f"<a href='#{html.escape(name)}-notebooks'>executed notebooks</a> whose records they draw.</p>")
         md += [f"## {title}", "", m.get("description", ""), "",
-               f"Study `{name}`, profile `{m['profile']}`: {len(runs)} runs, {n_fail} not ok.", ""]
+               f"Study `{name}`, profile `{m['profile']}`: {len(runs)} runs, {n_fail} not ok. {env}", ""]
         if n_fail:
             bad = runs[runs.status != "ok"][["key", "status", "error"]]
             h.append("<div class='fail'>" + _html_table(bad) + "</div>")
@@ -327,6 +417,18 @@ def compile_report(studies_dir: str | Path = "runs/studies", out: str | Path = "
             _write_table(cmp_df, out / "tables" / f"{name}_vs_paper")
             h.append("<h3>Ours vs paper</h3>" + _html_table(cmp_df))
             md += ["### Ours vs paper", "", _md_table(cmp_df), ""]
+        sd = cfg.get("seed_sd", spread.get(cfg.get("seed_family", "")))
+        if (eff := effects_table(st, sd)) is not None:
+            _write_table(eff, out / "tables" / f"{name}_effects")
+            note = ("MDE: the half-width of the paired difference's 95% CI at this profile (a true effect "
+                    "smaller than it is not resolved by this test split)"
+                    + (f"; comparisons of two separately trained networks add the training-seed spread of "
+                       f"{cfg.get('seed_family', 'this network')} (sd {sd:.2f} AO pts over seeds, studies/trackers.yaml): "
+                       "sqrt(h^2 + (1.96 sqrt(2) sd)^2)" if sd else
+                       "; it resamples sequences only: training-seed noise comes on top (not measured for this family)"))
+            h.append("<h3>What this scale can resolve</h3>" + f"<p class='muted'>{html.escape(note)}</p>"
+                     + _html_table(eff))
+            md += ["### What this scale can resolve", "", note, "", _md_table(eff), ""]
         if not summary.empty and cfg.get("summary", True):
             h.append("<div class='figs'>")
             trade = cfg.get("tradeoff")
@@ -378,7 +480,7 @@ def compile_report(studies_dir: str | Path = "runs/studies", out: str | Path = "
                     params = ", ".join(f"{c[len(PARAM):]}={r[c]}" for c in runs if c.startswith(PARAM))
                     links.append((f"notebooks/{name}/{r['key']}.html", params, r["status"]))
             if links:
-                h.append("<details><summary>executed notebooks</summary><ul>" + "".join(
+                h.append(f"<details id='{html.escape(name)}-notebooks'><summary>executed notebooks</summary><ul>" + "".join(
                     f"<li><a href='{a}'>{html.escape(p)}</a> ({s})</li>" for a, p, s in links) + "</ul></details>")
                 md += ["Executed notebooks: " + ", ".join(f"[{p}]({a})" for a, p, _ in links), ""]
 

@@ -32,8 +32,10 @@ REFERENCE_PROFILES = {
 BACKBONE_LR_MULT = 0.1
 
 
-def reference_preset(profile: str, cache_dir: str | Path, device: str = "cpu"):
-    """The reference tracker's preset at ``profile`` (its MAE pretraining built once in ``cache_dir``)."""
+def reference_preset(profile: str, cache_dir: str | Path, device: str = "cpu", keep_ratio: float = 1.0):
+    """The reference tracker's preset at ``profile`` (its MAE pretraining built once in ``cache_dir``);
+    ``keep_ratio`` < 1: the ECE study's variant trained with CE at blocks 1, 2 (its ``ce_mode:
+    trained`` point from the MAE)."""
     from trackkit.errors import ConfigError
     from trackkit.families import get_preset
     from trackkit.pretrain import PretrainConfig
@@ -47,10 +49,10 @@ def reference_preset(profile: str, cache_dir: str | Path, device: str = "cpu"):
     mae = PretrainConfig(epochs=s["pretrain_epochs"], samples_per_epoch=s["pretrain_samples"],
                          batch_size=s["pretrain_batch"], num_workers=s["pretrain_loaders"])
     pretrained = str(cached_pretraining(cache_dir, base, mae, 0, device=device))
-    reference, _ = ce_presets(base, search_size=s["search_size"], keep_ratio=1.0, ce_loc=[1, 2],
-                              train_epochs=s["train_epochs"], lr=s["lr"], pretrained=pretrained,
-                              samples_per_epoch=s["samples_per_epoch"], batch_size=s["batch_size"])
-    return reference
+    reference, variant = ce_presets(base, search_size=s["search_size"], keep_ratio=keep_ratio, ce_loc=[1, 2],
+                                    train_epochs=s["train_epochs"], lr=s["lr"], pretrained=pretrained,
+                                    samples_per_epoch=s["samples_per_epoch"], batch_size=s["batch_size"])
+    return variant
 
 
 def cached_reference_tracker(cache_dir: str | Path, profile: str, seed: int = 0, device: str = "cpu"):
@@ -71,3 +73,25 @@ def start_from_reference(profile: str, cache_dir: str | Path, seed: int = 0, dev
         return []
     w = cached_reference_tracker(cache_dir, profile, seed, device)
     return [f"model.init_tracker={w.path}", f"train.backbone_lr_mult={BACKBONE_LR_MULT}"]
+
+
+def lineup_weights(studies_dir: str | Path, cache_dir: str | Path, profile: str = "cpu") -> dict[str, Path]:
+    """{tracker: weights file} of the trackers study's networks (its ``profile`` runs at the
+    default training seed), as far as they are in ``cache_dir``; {} when that study has not run.
+    Each file names its preset (:func:`trackkit.families.load_model`)."""
+    from trackkit.study.records import load_manifests, read_metrics, run_dir
+    from trackkit.study.shared import WEIGHTS_FILE
+
+    out: dict[str, Path] = {}
+    for m in load_manifests(studies_dir):
+        if m.get("study") != "trackers" or m.get("profile") != profile:
+            continue
+        for run in m["runs"]:
+            p = run["params"]
+            if p.get("tracker") in (None, "all", "init_box") or int(p.get("train_seed", -1)) >= 0:
+                continue
+            key = read_metrics(run_dir(studies_dir, "trackers", run["key"])).get("weights_key")
+            path = Path(cache_dir) / "weights" / str(key) / WEIGHTS_FILE
+            if key and path.is_file():
+                out.setdefault(p["tracker"], path)
+    return out

@@ -42,6 +42,26 @@ OUTPUT_LOG = "output.log"
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
+def environment(workers: int = 1) -> dict:
+    """The machine a study ran on, stored in its manifest so the report shows it beside every
+    latency: versions, CPU, cores, workers, and the GPU when one is visible."""
+    import os
+    import platform
+
+    import numpy
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:  # the model name is only in /proc/cpuinfo on Linux
+        with open("/proc/cpuinfo") as fh:
+            cpu = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), cpu)
+    except OSError:
+        pass
+    return {"python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__,
+            "cpu": cpu, "cores": os.cpu_count(), "workers": workers,
+            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -347,7 +367,7 @@ def run_study(study: Study | str | Path, profile: str | None = None, out: str | 
     manifest = {
         "kind": "trackkit-study-manifest", "study": study.name, "profile": prof,
         "description": study.description, "study_file": str(study.path), "notebook": str(study.notebook),
-        "report": study.report, "started": _now(), "finished": None,
+        "report": study.report, "started": _now(), "finished": None, "environment": environment(workers),
         "runs": [{"key": t.key, "params": t.params} for t in tasks],
     }
     write_json(manifest_path(out, study.name, prof), manifest)
