@@ -221,6 +221,12 @@ if tracker == "all" and spread_seeds:
         rows.append({"tracker": n, "seeds": len(aos), **{f"ao_seed{k}": v for k, v in aos.items()},
                      "ao_mean": float(pd.Series(aos).mean()), "ao_sd": sd,
                      "ao_range": max(aos.values()) - min(aos.values())})
+    # one sd per family rests on few seeds (two: one degree of freedom); the pooled sd (root mean
+    # of the families' variances, their degrees of freedom added up) is what the report folds in
+    dof = sum(r["seeds"] - 1 for r in rows)
+    if dof:
+        pooled = (sum((r["seeds"] - 1) * r["ao_sd"] ** 2 for r in rows) / dof) ** 0.5
+        rows.append({"tracker": "pooled", "seeds": dof + len(rows), "ao_sd": pooled})
     spread = pd.DataFrame(rows)
 spread.round(2)
 

@@ -93,7 +93,7 @@ from torch import nn
 from torchvision.ops import box_convert
 
 from trackkit.crop import TrackConfig, box_in_crop, crop_geometry
-from trackkit.errors import ConfigError, DataError
+from trackkit.errors import ConfigError
 from trackkit.families.ostrack import CPU_MODEL, CPU_TRACK, CPU_TRAIN, MAE_B
 from trackkit.families.registry import Family, Preset, register_family, register_preset
 from trackkit.models.config import BackboneConfig

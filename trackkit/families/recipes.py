@@ -37,11 +37,14 @@ def build_model(preset: Preset | str, load_pretrained_weights: bool = True) -> n
     if cfg.pretrained and load_pretrained_weights:  # read first: a missing file fails fast
         sd = read_state_dict(cfg.pretrained, source=cfg.pretrained_source)
     model = get_family(preset.family).build(cfg)
+    loaded = False
     if sd is not None:
         load_pretrained(model.backbone, cfg.pretrained, source=cfg.pretrained_source, state_dict=sd)
+        loaded = True
     if cfg.init_tracker and load_pretrained_weights:
         load_tracker_backbone(model.backbone, cfg.init_tracker)
-    if sd is not None or (cfg.init_tracker and load_pretrained_weights):
+        loaded = True
+    if loaded:  # loading replaced the backbone's parameters: apply the trainable switch again
         model.set_trainable(cfg.trainable)
     return model
 

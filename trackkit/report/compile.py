@@ -417,14 +417,18 @@ def compile_report(studies_dir: str | Path = "runs/studies", out: str | Path = "
             _write_table(cmp_df, out / "tables" / f"{name}_vs_paper")
             h.append("<h3>Ours vs paper</h3>" + _html_table(cmp_df))
             md += ["### Ours vs paper", "", _md_table(cmp_df), ""]
-        sd = cfg.get("seed_sd", spread.get(cfg.get("seed_family", "")))
+        # the pooled spread (every measured family, more degrees of freedom) when the study names a family
+        family = cfg.get("seed_family", "")
+        pooled = family and "pooled" in spread and "seed_sd" not in cfg
+        sd = cfg.get("seed_sd", spread.get("pooled", spread.get(family)) if family else None)
         if (eff := effects_table(st, sd)) is not None:
             _write_table(eff, out / "tables" / f"{name}_effects")
+            source = (f"pooled over the families of studies/trackers.yaml's seed_spread table, {family}'s own there too"
+                      if pooled else f"{family or 'this network'}, studies/trackers.yaml")
             note = ("MDE: the half-width of the paired difference's 95% CI at this profile (a true effect "
                     "smaller than it is not resolved by this test split)"
-                    + (f"; comparisons of two separately trained networks add the training-seed spread of "
-                       f"{cfg.get('seed_family', 'this network')} (sd {sd:.2f} AO pts over seeds, studies/trackers.yaml): "
-                       "sqrt(h^2 + (1.96 sqrt(2) sd)^2)" if sd else
+                    + (f"; comparisons of two separately trained networks add the training-seed spread (sd "
+                       f"{sd:.2f} AO pts over seeds, {source}): sqrt(h^2 + (1.96 sqrt(2) sd)^2)" if sd else
                        "; it resamples sequences only: training-seed noise comes on top (not measured for this family)"))
             h.append("<h3>What this scale can resolve</h3>" + f"<p class='muted'>{html.escape(note)}</p>"
                      + _html_table(eff))
