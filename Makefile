@@ -33,12 +33,15 @@ test: $(STAMP)
 # spread (trackers) and the cost of every preset -- then the report in reports/, which only reads
 # what the studies recorded, and README.md's generated "Measured" block from the report's tables.
 # Resumable: a rerun skips finished runs and reuses pretrained and trained weights from runs/cache.
-MAIN_STUDIES := ece_keep_ratio pretraining fastseqtrack_ablation early_exit stdtrack_ablation stm frozen_vs_tuned \
-                trackers preset_costs
+# One `study run` for all of them: the studies share one pool of workers (a worker never idles
+# while another study has runs left), queued in this order, each study's points in its file's
+# order; the studies that only track networks others train (early exits, STM) come last, so
+# no worker waits for a network still in training; one progress bar counts the whole job's runs.
+MAIN_STUDIES := ece_keep_ratio pretraining fastseqtrack_ablation stdtrack_ablation frozen_vs_tuned trackers \
+                early_exit stm preset_costs
 main: $(STAMP)
-	s=0; for st in $(MAIN_STUDIES); do \
-	  $(BIN)/trackkit study run studies/$$st.yaml --profile cpu --workers $(JOBS) || s=1; \
-	done; $(BIN)/trackkit report --profile cpu --readme README.md && exit $$s
+	s=0; $(BIN)/trackkit study run $(MAIN_STUDIES:%=studies/%.yaml) --profile cpu --workers $(JOBS) || s=1; \
+	$(BIN)/trackkit report --profile cpu --readme README.md && exit $$s
 
 # Explore the notebooks in JupyterLab with the kit's kernel ("python3", installed into .venv by setup).
 lab: $(STAMP)

@@ -75,6 +75,7 @@ from trackkit.study import record, record_table
 from trackkit.study.reference import start_from_reference
 from trackkit.study.shared import SyntheticData, cached_tracking, cached_training
 from trackkit.track.baselines import InitBoxTracker
+from trackkit.track.scale import scale_response
 
 if threads:
     torch.set_num_threads(threads)
@@ -148,6 +149,19 @@ pd.DataFrame({f"{row} (%) [95% CI]": [f"{100 * ci.loc[m, 'estimate']:.1f} [{100 
               "− baseline (pts)": [fmt(d_base, m) for m in metrics]}, index=list(metrics))
 
 # %% [markdown]
+# ## Does the network measure the target's size? (one tracking step, `trackkit.track.scale`)
+#
+# The previous box scaled by s = 0.75 / 1 / 1.33 about the true centre: `slope` 0 means the
+# predicted size follows the target, 1 that it follows the previous box; `bias` is predicted /
+# true size when the previous box is right. A follower with a bias above 1 grows its box frame
+# after frame until IoU is gone (what sinks this network at some training seeds).
+
+# %%
+size = {k: scale_response(build_tracker(presets[k], weights=weights[k].path, device=dev, name=k), test)
+        for k in dict.fromkeys([row, "baseline"])}
+pd.DataFrame(size).T.round(3)
+
+# %% [markdown]
 # ## Cost: params, MACs, FLOPs, CPU latency (deployed: re-parameterised head), beside the baseline
 #
 # Inputs are one tracking step in the steady state (a full STM). The latencies are timed
@@ -185,6 +199,7 @@ summary = record(
     params_m=cost[row]["params_m"], macs_g=cost[row]["macs_g"], flops_g=cost[row]["flops_g"],
     latency_ms=cost[row]["latency_ms"], latency_base_ms=cost["baseline"]["latency_ms"],
     slowdown=cost[row]["latency_ms"] / cost["baseline"]["latency_ms"],
+    size_slope=size[row]["slope"], size_bias=size[row]["bias"],
     train_wall_s=weights[row].meta["wall_s"], weights_key=weights[row].key, threads=torch.get_num_threads(),
     n_sequences=len(test), wall_s=time.perf_counter() - t_start)
 record_table(record_dir, "sequences", per_seq)

@@ -154,6 +154,34 @@ def test_failures_are_isolated_and_recorded(tmp_path, capsys, pinned_code_versio
     assert code == 1 and "0 executed, 4 cached, 3 failed" in capsys.readouterr().out
 
 
+def test_several_studies_share_one_pool(tmp_path, capsys, pinned_code_version):
+    """`study run A B`: one pool, so B's runs go to the worker A's short run frees while A's long
+    run goes on; each study keeps its own records and manifest, and a rerun executes nothing."""
+    slow = write_study(tmp_path, """\
+        name: slow
+        points:
+          - {x: 1, mode: sleep, sleep_s: 12}
+          - {x: 2}
+        profiles: {cpu: {}}
+        """, name="slow.yaml")
+    quick = write_study(tmp_path, "name: quick\npoints: [{x: 3}, {x: 4}]\nprofiles: {cpu: {}}\n", name="quick.yaml")
+    out = tmp_path / "out"
+    args = ["study", "run", str(slow), str(quick), "--out", str(out), "--workers", "2", "--no-progress"]
+    assert cli_main(args) == 0
+    report = capsys.readouterr().out
+    assert "slow[cpu]: 2 runs, 2 executed" in report and "quick[cpu]: 2 runs, 2 executed" in report
+    recs = {r["params"]["x"]: r for st in ("slow", "quick") for r in map(read_record, (out / st / "runs").iterdir())}
+    assert {x: r["study"] for x, r in recs.items()} == {1: "slow", 2: "slow", 3: "quick", 4: "quick"}
+    assert all(r["status"] == "ok" for r in recs.values())
+    # the quick study's runs started before the slow study's long run ended
+    assert max(recs[3]["started"], recs[4]["started"]) < recs[1]["finished"]
+    for st in ("slow", "quick"):
+        manifest = json.loads((out / st / "cpu.json").read_text())
+        assert manifest["finished"] and manifest["n_runs"] == 2 and manifest["n_failed"] == 0
+    assert cli_main(args) == 0
+    assert "0 executed, 2 cached" in capsys.readouterr().out
+
+
 _RUNNER = """
 import sys
 from trackkit.study import run_study

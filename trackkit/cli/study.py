@@ -12,7 +12,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run = sub.add_parser("run", help="execute every unfinished run of the grid")
     check = sub.add_parser("check", help="validate the study file against its notebook, every profile")
     ls = sub.add_parser("list", help="list the runs of a profile and their status")
-    for p in (run, check, ls):
+    run.add_argument("study", nargs="+", help="study file(s) (YAML); several share one pool of workers, queued in "
+                                              "the order given")
+    for p in (check, ls):
         p.add_argument("study", help="study file (YAML)")
     for p in (run, ls):
         p.add_argument("--profile", default=None, help="profile (default: the study's default_profile)")
@@ -29,6 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args) -> int:
     from trackkit.study.spec import load_study
 
+    if args.action == "run":
+        return _run(args)
     study = load_study(args.study)
     if args.action == "check":
         for name in study.profiles:
@@ -36,7 +40,7 @@ def run(args) -> int:
             print(f"{study.name}[{name}]: {n} run{'s' * (n != 1)}")
         return 0
     from trackkit.study.records import is_finished, read_record
-    from trackkit.study.runner import plan, run_study
+    from trackkit.study.runner import plan
 
     if args.action == "list":
         for t in plan(study, args.profile, args.out):
@@ -45,13 +49,24 @@ def run(args) -> int:
             status = status if is_finished(rec) or rec is None else f"{status} (unfinished)"
             print(f"{t.key}  {status:<10}  {json.dumps(t.params, sort_keys=True)}")
         return 0
-    result = run_study(study, profile=args.profile, out=args.out, workers=args.workers,
-                       executor=args.executor, cluster=args.cluster, force=args.force,
-                       retry_failed=args.retry_failed, progress=not args.no_progress)
-    n = len(result.records)
-    print(f"{result.study}[{result.profile}]: {n} runs, {result.executed} executed, "
-          f"{result.cached} cached, {len(result.failed)} failed -> {result.out / result.study}")
-    for rec in result.failed:
-        err = (rec.get("error") or {}).get("message", "no record")
-        print(f"  FAILED {rec['key']} {json.dumps(rec['params'], sort_keys=True)}: {err}")
-    return 1 if result.failed else 0
+    raise AssertionError(args.action)  # argparse allows only the three actions
+
+
+def _run(args) -> int:
+    from trackkit.study.runner import run_studies
+    from trackkit.study.spec import load_study
+
+    studies = [load_study(path) for path in args.study]  # every file validated before anything runs
+    results = run_studies(studies, profile=args.profile, out=args.out, workers=args.workers,
+                          executor=args.executor, cluster=args.cluster, force=args.force,
+                          retry_failed=args.retry_failed, progress=not args.no_progress)
+    status = 0
+    for result in results:
+        n = len(result.records)
+        print(f"{result.study}[{result.profile}]: {n} runs, {result.executed} executed, "
+              f"{result.cached} cached, {len(result.failed)} failed -> {result.out / result.study}")
+        for rec in result.failed:
+            err = (rec.get("error") or {}).get("message", "no record")
+            print(f"  FAILED {rec['key']} {json.dumps(rec['params'], sort_keys=True)}: {err}")
+        status |= int(bool(result.failed))
+    return status

@@ -518,6 +518,16 @@ for _row, _switches in TABLE3_ROWS.items():
 # at 4e-4 (AO 37.8) and so does RepVGG's per-branch BatchNorm at 1e-3 (repconv_norm='branch':
 # 45.1); the center-head rows do better at 1e-3 (baseline 44.5 vs 36.0), so every row runs at
 # the paper's rate and the rows differ only in their modules.
+# Training seeds (measured: the full row at this budget, stdtrack_ablation's cpu split, AO %; the
+# repeat-initial-box tracker scores 17.2 there): seeds 0-4 give 37.8, 12.1, 35.8, 37.3, 16.6, and
+# the baseline row (OSTrack's centre head, none of STDTrack's modules) 36.0, 33.4, 27.3, 13.6,
+# 33.2: a network trained for minutes with a fresh head is a lottery at this scale, STDTrack's
+# modules or not. Neither twice the budget (8 epochs: seeds 0 / 1 / 4 -> 12.2 / 42.3 / 34.2) nor
+# the per-branch BatchNorm at 1e-3 (seeds 0 / 1 / 3 -> 45.1 / 47.2 / 4.8) removes it. The sunk
+# networks are the ones whose size head carries the previous box's size with a bias above 1
+# (trackkit.track.scale: slope 0.76-0.99 and bias 1.16-1.83 for the five below 17 AO, vs
+# 0.55-0.74 and 1.06-1.14 for the fifteen above 30), so their box grows frame after frame; the
+# stdtrack_ablation and trackers studies record that probe.
 _cpu_backbone = {f: getattr(CPU_MODEL, f) for f in BackboneConfig.__dataclass_fields__}
 CPU_STD_MODEL = STDTrackConfig(**{**_cpu_backbone, "ce_loc": (), "ce_keep_ratio": 0.7}, head_channels=64,
                                clip_length=4)

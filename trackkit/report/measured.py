@@ -79,15 +79,21 @@ def measured_markdown(reports: str | Path) -> str:
             "SR0.5": t["sr50"].map(_fmt),
             "params (M)": t["params_m"].map(lambda v: _fmt(v, 2)), "MACs (G)": t["macs_g"].map(lambda v: _fmt(v, 3)),
             "latency (ms)": t["latency_ms"].map(lambda v: _fmt(v, 2)),
+            **({"size slope / bias": [f"{_fmt(a, 2)} / {_fmt(b, 2)}" for a, b in zip(t["size_slope"], t["size_bias"])]}
+               if "size_slope" in t else {}),
             "start": t["start"].fillna("–"), "training": t["budget"].fillna("–")})
         out += ["#### Every family on one held-out split (`trackers`)", "", _md(head), ""]
         spread = tables / "trackers_seed_spread.csv"
         if spread.is_file():
             sp = pd.read_csv(spread)
             cols = [c for c in sp.columns if c.startswith("ao_seed")] + ["ao_mean", "ao_sd"]
+            bias = [c for c in sp.columns if c.startswith("size_bias_seed")]
             sp[cols] = sp[cols].map(_fmt)
-            out += ["Training-seed spread (AO % of the same preset trained with other seeds):", "",
-                    _md(sp[["tracker", *cols]]), ""]
+            sp[bias] = sp[bias].map(lambda v: _fmt(v, 2))
+            pooled = ["pooled"] if "pooled" in sp else []
+            out += ["Training-seed spread (AO % of the same preset trained with other seeds; size_bias: predicted / true",
+                    "box size from the true previous box, `trackkit.track.scale`; pooled: in the pooled sd):", "",
+                    _md(sp[["tracker", *cols, *bias, *pooled]]), ""]
     for study, (title, ci_metrics, plain) in HEADLINES.items():
         path = tables / f"{study}_summary.csv"
         if not path.is_file():

@@ -355,34 +355,63 @@ def run_study(study: Study | str | Path, profile: str | None = None, out: str | 
     reruns only the failed ones. ``code_version`` overrides the hash of the trackkit sources
     (tests pin it). ``gpus`` defaults to those detected.
     """
-    if not isinstance(study, Study):
-        study = load_study(study)
+    return run_studies([study], profile, out, workers=workers, executor=executor, cluster=cluster, force=force,
+                       retry_failed=retry_failed, code_version=code_version, gpus=gpus, progress=progress)[0]
+
+
+def run_studies(studies: list, profile: str | None = None, out: str | Path = DEFAULT_OUT, workers: int = 1,
+                executor: str = "local", cluster: str | None = "local", force: bool = False,
+                retry_failed: bool = False, code_version: str | None = None, gpus: list[str] | None = None,
+                progress: bool = True) -> list[StudyResult]:
+    """:func:`run_study` for several studies sharing one pool of ``workers`` (local executor).
+
+    Their runs queue in the order given (study by study, each in its file's order), so a worker
+    that finishes takes the next run of any study instead of idling until the slowest run of its
+    own study ends. A run that needs a network another run is still training waits for it (the
+    file locks of :mod:`trackkit.study.shared`), so order the studies and points so that the
+    long trainings come first. Each study keeps its own records and manifest, exactly as when
+    run alone; one progress bar counts the runs of all of them. ``profile`` None: each study's
+    default. With ``executor="submitit"`` the studies are submitted one after the other.
+    """
     if executor not in ("local", "submitit"):
         raise ConfigError(f"unknown executor {executor!r} (expected local or submitit)")
     if workers < 1:
         raise ConfigError(f"--workers must be >= 1, got {workers}")
-    prof = study.profile(profile).name
+    studies = [s if isinstance(s, Study) else load_study(s) for s in studies]
+    if executor == "submitit" and len(studies) > 1:
+        return [run_studies([s], profile, out, workers, executor, cluster, force, retry_failed, code_version, gpus,
+                            progress)[0] for s in studies]
     out = Path(out)
-    tasks = plan(study, prof, out, code_version, cache.git_commit())
-    manifest = {
-        "kind": "trackkit-study-manifest", "study": study.name, "profile": prof,
-        "description": study.description, "study_file": str(study.path), "notebook": str(study.notebook),
-        "report": study.report, "started": _now(), "finished": None, "environment": environment(workers),
-        "runs": [{"key": t.key, "params": t.params} for t in tasks],
-    }
-    write_json(manifest_path(out, study.name, prof), manifest)
+    commit = cache.git_commit()
+    plans = []  # (study, profile, tasks, manifest)
+    for study in studies:
+        prof = study.profile(profile).name
+        tasks = plan(study, prof, out, code_version, commit)
+        manifest = {
+            "kind": "trackkit-study-manifest", "study": study.name, "profile": prof,
+            "description": study.description, "study_file": str(study.path), "notebook": str(study.notebook),
+            "report": study.report, "started": _now(), "finished": None, "environment": environment(workers),
+            "runs": [{"key": t.key, "params": t.params} for t in tasks],
+        }
+        write_json(manifest_path(out, study.name, prof), manifest)
+        plans.append((study, prof, tasks, manifest))
 
     def wanted(t: RunTask) -> bool:
         rec = read_record(t.run_dir)
         return force or not is_finished(rec) or (retry_failed and rec["status"] == "failed")
 
-    todo = [t for t in tasks if wanted(t)]
+    todo_of = {study.name: [t for t in tasks if wanted(t)] for study, _, tasks, _ in plans}
+    todo = [t for ts in todo_of.values() for t in ts]
+    total = sum(len(tasks) for _, _, tasks, _ in plans)
+    desc = (f"{plans[0][0].name}[{plans[0][1]}]" if len(plans) == 1 else
+            f"{len(plans)} studies[{','.join(sorted({p for _, p, _, _ in plans}))}]")
     gpus = detect_gpus() if gpus is None else gpus
-    with progress_bar(total=len(tasks), initial=len(tasks) - len(todo), desc=f"{study.name}[{prof}]",
-                      unit="run", disable=not progress, mininterval=1.0) as bar:
+    with progress_bar(total=total, initial=total - len(todo), desc=desc, unit="run", disable=not progress,
+                      mininterval=1.0) as bar:
         if executor == "submitit":
             from trackkit.study.cluster import run_submitit
 
+            study = plans[0][0]
             run_submitit(todo, folder=out / study.name / "submitit", execute=execute_run, on_crash=_crash_record,
                          cluster=cluster, workers=workers, parameters=study.cluster, gpus=gpus, bar=bar)
         else:
@@ -390,13 +419,17 @@ def run_study(study: Study | str | Path, profile: str | None = None, out: str | 
 
             with OutputTail(todo, bar) if progress else contextlib.nullcontext():
                 run_local(todo, workers=workers, gpus=gpus, bar=bar)
-    records = []
-    for t in tasks:
-        rec = read_record(t.run_dir)
-        if not is_finished(rec):  # the executor lost it (submitit job killed, ...)
-            rec = _crash_record(t, RuntimeError("run ended without a final record"))
-        records.append(rec)
-    n_failed = sum(r["status"] != "ok" for r in records)
-    manifest.update(finished=_now(), n_runs=len(tasks), n_failed=n_failed)
-    write_json(manifest_path(out, study.name, prof), manifest)
-    return StudyResult(study.name, prof, out, records, executed=len(todo), cached=len(tasks) - len(todo))
+    results = []
+    for study, prof, tasks, manifest in plans:
+        records = []
+        for t in tasks:
+            rec = read_record(t.run_dir)
+            if not is_finished(rec):  # the executor lost it (submitit job killed, ...)
+                rec = _crash_record(t, RuntimeError("run ended without a final record"))
+            records.append(rec)
+        n_failed = sum(r["status"] != "ok" for r in records)
+        manifest.update(finished=_now(), n_runs=len(tasks), n_failed=n_failed)
+        write_json(manifest_path(out, study.name, prof), manifest)
+        n_todo = len(todo_of[study.name])
+        results.append(StudyResult(study.name, prof, out, records, executed=n_todo, cached=len(tasks) - n_todo))
+    return results
