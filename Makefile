@@ -35,10 +35,11 @@ test: $(STAMP)
 # Resumable: a rerun skips finished runs and reuses pretrained and trained weights from runs/cache.
 # One `study run` for all of them: the studies share one pool of workers (a worker never idles
 # while another study has runs left), queued in this order, each study's points in its file's
-# order; the studies that only track networks others train (early exits, STM) come last, so
-# no worker waits for a network still in training; one progress bar counts the whole job's runs.
-MAIN_STUDIES := ece_keep_ratio pretraining fastseqtrack_ablation stdtrack_ablation frozen_vs_tuned trackers \
-                early_exit stm preset_costs
+# order; the preset costs (no training) first, the studies that only track networks others
+# train (early exits, STM) last, so no worker waits for a network still in training and no
+# long run is left for the end; one progress bar counts the whole job's runs.
+MAIN_STUDIES := preset_costs ece_keep_ratio pretraining fastseqtrack_ablation stdtrack_ablation frozen_vs_tuned \
+                trackers early_exit stm
 main: $(STAMP)
 	s=0; $(BIN)/trackkit study run $(MAIN_STUDIES:%=studies/%.yaml) --profile cpu --workers $(JOBS) || s=1; \
 	$(BIN)/trackkit report --profile cpu --readme README.md && exit $$s
