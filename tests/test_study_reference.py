@@ -84,3 +84,12 @@ def test_the_trackers_study_names_the_family_studies_networks(profile):
     for p in (t, seq, std):
         assert (p["n_train"], p["train_frames"], p["synth_preset"]) == (ref["n_train"], ref["train_frames"],
                                                                         ref["synth_preset"])
+
+
+def test_report_labels_are_text():
+    """A comma inside a YAML flow mapping ends the value: `{m: fps (batch 16, own run)}` parses as
+    `m: 'fps (batch 16'` and a stray key `'own run)': None`. Every study's labels must survive."""
+    for path in sorted((Path(__file__).resolve().parents[1] / "studies").glob("*.yaml")):
+        report = yaml.safe_load(path.read_text()).get("report") or {}
+        for key, label in (report.get("metrics") or {}).items():
+            assert isinstance(label, str) and label.count("(") == label.count(")"), (path.name, key, label)
