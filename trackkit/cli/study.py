@@ -42,14 +42,12 @@ def run(args) -> int:
     from trackkit.study.records import is_finished, read_record
     from trackkit.study.runner import plan
 
-    if args.action == "list":
-        for t in plan(study, args.profile, args.out):
-            rec = read_record(t.run_dir)
-            status = rec["status"] if rec else "todo"
-            status = status if is_finished(rec) or rec is None else f"{status} (unfinished)"
-            print(f"{t.key}  {status:<10}  {json.dumps(t.params, sort_keys=True)}")
-        return 0
-    raise AssertionError(args.action)  # argparse allows only the three actions
+    for t in plan(study, args.profile, args.out):  # list
+        rec = read_record(t.run_dir)
+        status = rec["status"] if rec else "todo"
+        status = status if is_finished(rec) or rec is None else f"{status} (unfinished)"
+        print(f"{t.key}  {status:<10}  {json.dumps(t.params, sort_keys=True)}")
+    return 0
 
 
 def _run(args) -> int:
