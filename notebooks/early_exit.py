@@ -61,14 +61,13 @@ import pandas as pd
 import torch
 from IPython.display import Markdown, display
 
-from trackkit.data.synth import SynthDataset, get_synth_preset
 from trackkit.eval import evaluate
 from trackkit.eval.paired import paired_difference
 from trackkit.families import build_tracker
 from trackkit.families.seqtrack import study_preset
 from trackkit.study import record, record_table
 from trackkit.study.reference import start_from_reference
-from trackkit.study.shared import SyntheticData, cached_tracking, cached_training
+from trackkit.study.shared import SyntheticData, cached_frames, cached_tracking, cached_training
 from trackkit.track.runner import records_path
 
 if threads:
@@ -90,7 +89,7 @@ print(f"weights {weights.key} ({'cached' if weights.cached else 'trained now'}, 
 pd.DataFrame(weights.meta["log"][-2:])[["epoch", "loss"]]
 
 # %%
-test = SynthDataset(get_synth_preset(synth_preset), n_test, n_frames, seed=seed, split="test")
+test = cached_frames(cache_dir, SyntheticData(synth_preset, n_test, n_frames, split="test"), seed)
 test_id = {"synth_preset": synth_preset, "n_test": n_test, "n_frames": n_frames, "seed": seed, "split": "test"}
 
 

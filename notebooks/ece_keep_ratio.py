@@ -88,7 +88,6 @@ import seaborn as sns
 import torch
 from IPython.display import Markdown, display
 
-from trackkit.data.synth import SynthDataset, get_synth_preset
 from trackkit.errors import ConfigError
 from trackkit.eval import evaluate, evaluate_all_protocols
 from trackkit.eval.paired import paired_difference
@@ -98,7 +97,7 @@ from trackkit.profiling import compare_costs, example_inputs
 from trackkit.report.paper_numbers import paper_table
 from trackkit.study import record, record_table
 from trackkit.study.probes import ce_presets, ce_target_retention, dropped_tokens_figure
-from trackkit.study.shared import SyntheticData, cached_pretraining, cached_tracking, cached_training
+from trackkit.study.shared import SyntheticData, cached_frames, cached_pretraining, cached_tracking, cached_training
 
 if ce_mode not in ("inference", "trained"):
     raise ConfigError(f"ce_mode={ce_mode!r}: use 'inference' or 'trained'")
@@ -169,7 +168,7 @@ log.tail(3)
 # also scored under **every** evaluation protocol and recorded as a table for the report.
 
 # %%
-test = SynthDataset(get_synth_preset(synth_preset), n_test, n_frames, seed=seed, split="test")
+test = cached_frames(cache_dir, SyntheticData(synth_preset, n_test, n_frames, split="test"), seed)
 test_id = {"synth_preset": synth_preset, "n_test": n_test, "n_frames": n_frames, "seed": seed, "split": "test"}
 
 

@@ -57,7 +57,6 @@ import pandas as pd
 import torch
 from IPython.display import Markdown, display
 
-from trackkit.data.synth import SynthDataset, get_synth_preset
 from trackkit.errors import ConfigError
 from trackkit.eval import evaluate
 from trackkit.eval.paired import paired_difference
@@ -65,7 +64,7 @@ from trackkit.families import build_tracker
 from trackkit.families.seqtrack import TABLE3_ROWS, study_preset
 from trackkit.study import record, record_table
 from trackkit.study.reference import start_from_reference
-from trackkit.study.shared import SyntheticData, cached_tracking, cached_training
+from trackkit.study.shared import SyntheticData, cached_frames, cached_tracking, cached_training
 
 if row not in TABLE3_ROWS:
     raise ConfigError(f"row={row}: Table 3 has rows {sorted(TABLE3_ROWS)}")
@@ -74,7 +73,7 @@ if threads:
 dev = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
 t_start = time.perf_counter()
 data = SyntheticData(synth_preset, n_train, train_frames)
-test = SynthDataset(get_synth_preset(synth_preset), n_test, n_frames, seed=seed, split="test")
+test = cached_frames(cache_dir, SyntheticData(synth_preset, n_test, n_frames, split="test"), seed)
 test_id = {"synth_preset": synth_preset, "n_test": n_test, "n_frames": n_frames, "seed": seed, "split": "test"}
 start = start_from_reference(reference, cache_dir, seed, dev)  # [] without a reference
 

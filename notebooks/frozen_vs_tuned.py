@@ -81,7 +81,6 @@ import seaborn as sns
 import torch
 from IPython.display import Markdown, display
 
-from trackkit.data.synth import SynthDataset, get_synth_preset
 from trackkit.errors import ConfigError
 from trackkit.eval import evaluate
 from trackkit.eval.paired import paired_difference
@@ -91,7 +90,7 @@ from trackkit.study import record, record_table
 from trackkit.study.memory import cached_cost
 from trackkit.study.probes import ce_presets
 from trackkit.study.reference import REFERENCE_PROFILES, cached_reference_tracker, reference_preset
-from trackkit.study.shared import SyntheticData, cached_tracking, cached_training
+from trackkit.study.shared import SyntheticData, cached_frames, cached_tracking, cached_training
 
 ARMS = ["pretrained", *ADAPTATION_ARMS]
 if arm not in ARMS + ["all"]:
@@ -138,7 +137,7 @@ pd.DataFrame({k: {"backbone": p.model.trainable, "additive net": p.model.side_ch
 # RSS on CPU (CUDA max allocated on a GPU). Tracking: the held-out test splits of both domains.
 
 # %%
-tests = {d: SynthDataset(get_synth_preset(p), n_test, n_frames, seed=seed, split="test")
+tests = {d: cached_frames(cache_dir, SyntheticData(p, n_test, n_frames, split="test"), seed)
          for d, p in (("shifted", shifted), ("original", original))}
 
 

@@ -72,7 +72,6 @@ import pandas as pd
 import torch
 from IPython.display import Markdown, display
 
-from trackkit.data.synth import SynthDataset, get_synth_preset
 from trackkit.errors import ConfigError
 from trackkit.eval import evaluate
 from trackkit.eval.paired import paired_difference
@@ -83,7 +82,7 @@ from trackkit.pretrain.run import image_size
 from trackkit.report.paper_numbers import paper_table
 from trackkit.study import record, record_table
 from trackkit.study.probes import ce_presets, ce_target_retention
-from trackkit.study.shared import SyntheticData, cached_pretraining, cached_tracking, cached_training
+from trackkit.study.shared import SyntheticData, cached_frames, cached_pretraining, cached_tracking, cached_training
 
 if pretrain not in ("none", "mae"):
     raise ConfigError(f"pretrain={pretrain!r}: use 'none' or 'mae'")
@@ -140,7 +139,7 @@ pd.DataFrame([{"pretrain": k, "weights": w.key, "cached": w.cached, "train s": w
 # resolve. For the row `none` the difference is zero by construction.
 
 # %%
-test = SynthDataset(get_synth_preset(synth_preset), n_test, n_frames, seed=seed, split="test")
+test = cached_frames(cache_dir, SyntheticData(synth_preset, n_test, n_frames, split="test"), seed)
 test_id = {"synth_preset": synth_preset, "n_test": n_test, "n_frames": n_frames, "seed": seed, "split": "test"}
 
 

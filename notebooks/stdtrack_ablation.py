@@ -64,7 +64,6 @@ import pandas as pd
 import torch
 from IPython.display import Markdown, display
 
-from trackkit.data.synth import SynthDataset, get_synth_preset
 from trackkit.eval import evaluate
 from trackkit.eval.paired import paired_difference
 from trackkit.families import build_model, build_tracker
@@ -73,7 +72,7 @@ from trackkit.models.repconv import reparameterize_model
 from trackkit.profiling import compare_costs
 from trackkit.study import record, record_table
 from trackkit.study.reference import start_from_reference
-from trackkit.study.shared import SyntheticData, cached_tracking, cached_training
+from trackkit.study.shared import SyntheticData, cached_frames, cached_tracking, cached_training
 from trackkit.track.baselines import InitBoxTracker
 from trackkit.track.scale import scale_response
 
@@ -119,7 +118,7 @@ pd.DataFrame([{"epoch": r["epoch"], **r["loss"]} for r in weights[row].meta["log
 # ## Tracking the held-out split, AO with confidence intervals, paired differences
 
 # %%
-test = SynthDataset(get_synth_preset(synth_preset), n_test, n_frames, seed=seed, split="test")
+test = cached_frames(cache_dir, SyntheticData(synth_preset, n_test, n_frames, split="test"), seed)
 test_id = {"synth_preset": synth_preset, "n_test": n_test, "n_frames": n_frames, "seed": seed, "split": "test"}
 
 

@@ -83,7 +83,6 @@ import seaborn as sns
 import torch
 from IPython.display import Markdown, display
 
-from trackkit.data.synth import SynthDataset, get_synth_preset
 from trackkit.errors import ConfigError
 from trackkit.eval import evaluate
 from trackkit.eval.paired import paired_difference
@@ -95,7 +94,7 @@ from trackkit.families.stdtrack import table3_preset
 from trackkit.profiling import compare_costs
 from trackkit.study import record, record_table
 from trackkit.study.reference import REFERENCE_PROFILES, reference_preset, start_from_reference
-from trackkit.study.shared import DONE_FILE, SyntheticData, cached_tracking, cached_training
+from trackkit.study.shared import DONE_FILE, SyntheticData, cached_frames, cached_tracking, cached_training
 from trackkit.track.baselines import InitBoxTracker
 from trackkit.track.scale import scale_response
 
@@ -112,7 +111,7 @@ if (ref["synth_preset"], ref["n_train"], ref["train_frames"]) != (synth_preset, 
     raise ConfigError("the training split must be the reference tracker's: "
                       f"{ref['synth_preset']}, {ref['n_train']} x {ref['train_frames']}")
 data = SyntheticData(synth_preset, n_train, train_frames)
-test = SynthDataset(get_synth_preset(synth_preset), n_test, n_frames, seed=seed, split="test")
+test = cached_frames(cache_dir, SyntheticData(synth_preset, n_test, n_frames, split="test"), seed)
 test_id = {"synth_preset": synth_preset, "n_test": n_test, "n_frames": n_frames, "seed": seed, "split": "test"}
 
 # %% [markdown]

@@ -67,6 +67,38 @@ class ArrayFrames:
         return np.asarray(self.frames[i])
 
 
+class NpyFrames:
+    """Frames stored as one ``N x H x W x 3`` uint8 ``.npy`` file, memory-mapped on first access
+    (processes that read the same file share one copy in the page cache); pickles as its path,
+    so a DataLoader worker started by ``spawn`` maps the file itself instead of receiving it."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._array = None
+
+    def _frames(self) -> np.ndarray:
+        if self._array is None:
+            try:
+                a = np.load(self.path, mmap_mode="r")
+            except FileNotFoundError:
+                raise DataError(self.path, "the frame file is missing") from None
+            except (ValueError, OSError) as e:
+                raise DataError(self.path, f"not a readable .npy frame array ({e})") from None
+            if a.dtype != np.uint8 or a.ndim != 4 or a.shape[-1] != 3:
+                raise DataError(self.path, f"expected N x H x W x 3 uint8 frames, found {a.dtype} {a.shape}")
+            self._array = a
+        return self._array
+
+    def __len__(self) -> int:
+        return len(self._frames())
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        return np.asarray(self._frames()[i])
+
+    def __getstate__(self):
+        return {"path": self.path, "_array": None}
+
+
 @dataclass
 class Sequence:
     """A tracking sequence.

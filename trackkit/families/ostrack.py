@@ -157,7 +157,9 @@ CPU_MODEL = OSTrackConfig(embed_dim=128, depth=4, num_heads=4, template_size=64,
                           pretrained_grid=8, pretrained_source="none (random init)")
 CPU_TRACK = TrackConfig(template_size=64, search_size=128)
 # num_workers=1: rendering the procedural frames is about half of a step on one core; one
-# loader process renders the next batch while the main process trains on this one.
+# loader process renders the next batch while the main process trains on this one. (The
+# studies train from frames rendered once into the cache, trackkit.study.shared.cached_frames:
+# with two trainings side by side the renderers would take the trainers' cores.)
 CPU_TRAIN = TrainConfig(epochs=10, samples_per_epoch=3200, batch_size=32, lr=1e-3,
                         backbone_lr_mult=1.0, lr_drop_epoch=8, ce_start_epoch=2,
                         ce_warm_epochs=4, max_sample_interval=50, grayscale_prob=0.0,
