@@ -6,10 +6,12 @@
 The main job runs two workers, each training a network with one torch thread and one loader
 process. From lazy frames (``SyntheticData.load``) each loader renders every frame it draws,
 so four processes share two cores; from cached frames (``trackkit.study.shared.cached_frames``,
-what ``cached_training`` uses) the frames are rendered once into memory-mapped files. This
+what ``cached_training`` uses) the frames are rendered once into memory-mapped files and read
+in the training process (no loader process: ``cached_training`` trains so). This
 script runs ``--concurrent`` copies of the reference tracker's training (one epoch) at once in
 each mode, in one run, and prints samples/s per mode and their ratio; it also checks that both
-modes give bit-identical weights (the cache changes where pixels come from, not what they are).
+modes give bit-identical weights (the cache and the loader count change where pixels come
+from, not what they are).
 """
 from __future__ import annotations
 
@@ -34,6 +36,8 @@ def _train(mode: str, cache: str, out: str, samples: int, queue) -> None:
     sequences = cached_frames(cache, data, 0, progress=False, log=None) if mode == "cached" else data.load(0)
     preset, _ = ce_presets(get_preset(s["preset"]), search_size=s["search_size"], keep_ratio=1.0, ce_loc=[1, 2],
                            train_epochs=1, lr=s["lr"], samples_per_epoch=samples, batch_size=s["batch_size"])
+    if mode == "cached":  # as cached_training trains: the frames are a copy away, no loader process
+        preset = preset.override(["train.num_workers=0"])
     torch.manual_seed(0)
     log = train_preset(preset, sequences, out, seed=0, device="cpu", progress=False)
     weights = torch.load(f"{out}/model.pth", map_location="cpu", weights_only=False)
