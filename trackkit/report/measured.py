@@ -108,7 +108,7 @@ def measured_markdown(reports: str | Path) -> str:
             e = pd.read_csv(eff)
             e["ours (pts)"] = e["ours (pts)"].map(lambda v: _fmt(v, 2))
             e["MDE (pts)"] = e["MDE (pts)"].map(lambda v: _fmt(v, 2))
-            out += ["What this scale can resolve:", "", _md(e.fillna("–")), ""]
+            out += ["What this scale can resolve:", "", _md(e.astype(object).where(e.notna(), "–")), ""]
     return "\n".join(out).rstrip() + "\n"
 
 
