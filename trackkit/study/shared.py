@@ -102,12 +102,11 @@ def cached_frames(cache_dir: str | Path, data: SyntheticData, seed: int, *, prog
 
     Why: a training run draws each frame ~5 times (10 epochs x 1500 pairs over 6000 frames),
     and rendering a 320 x 240 frame costs about as much CPU as a third of the training step that
-    uses it. With one loader process per training that is hidden when one training runs alone,
-    but with two workers training side by side (the main job) the renderers take the trainers'
-    cores: measured on 2 cores, two concurrent reference trainings (one epoch of 960 pairs each)
-    ran at 57 samples/s each from lazy frames and at 83 from pre-rendered ones
-    (``benchmarks/bench_frame_cache.py``). Memory-mapped files let every worker and loader process of a job share one copy
-    through the page cache (1.4 GB for 60 x 100 frames) and render it once.
+    uses it. A loader process hides that when one training runs alone, but with two workers
+    training side by side (the main job) the renderers take the trainers' cores: two concurrent
+    reference trainings ran at 52.7 samples/s each from lazy frames and at 71.6 from these
+    (``benchmarks/bench_frame_cache.py``, same weights). Memory-mapped files let every process of
+    a job share one copy through the page cache (1.4 GB for 60 x 100 frames), rendered once.
     """
     import numpy as np
 
@@ -159,7 +158,7 @@ def cached_training(cache_dir: str | Path, preset, *, data: SyntheticData, seed:
     from trackkit.train.trainer import CHECKPOINT
 
     # The frames come memory-mapped from the cache (cached_frames), so handing them over costs a
-    # copy: a loader process would only add inter-process transfer (measured, two trainings side
+    # copy: a loader process would only add inter-process transfer (measured ad hoc, two trainings side
     # by side on 2 cores: 63 samples/s each with one loader process, 78 without). The weights do
     # not depend on it (every draw is a function of seed, epoch and index).
     preset = preset.override(["train.num_workers=0"])
